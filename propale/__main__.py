@@ -1,0 +1,3 @@
+from propale.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,124 @@
+"""The `propale` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from propale.sandbox.config import SandboxConfig
+
+
+def _fault_setting(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: write SERVICE.SETTING=NUMBER, e.g. hubspot.latency_ms=100"
+        ) from None
+
+
+def _add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
+    defaults = SandboxConfig()
+    parser = commands.add_parser(
+        "sandbox",
+        help="run the HubSpot, Stripe, SMTP and Slack stand-ins on loopback",
+        description=(
+            "Run stateful stand-ins for HubSpot's CRM API, Stripe's API, a mailbox (SMTP) and a "
+            "Slack incoming-webhook receiver, each with a page to look at what arrived."
+        ),
+    )
+    parser.add_argument("--host", default=defaults.host, help="address to listen on")
+    for service, port in [
+        ("hubspot", defaults.hubspot_port),
+        ("stripe", defaults.stripe_port),
+        ("mailbox", defaults.mailbox_port),
+        ("smtp", defaults.smtp_port),
+        ("slack", defaults.slack_port),
+    ]:
+        parser.add_argument(f"--{service}-port", type=int, default=port, metavar="PORT")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.data_dir,
+        help="where state is kept across restarts (default: %(default)s)",
+    )
+    parser.add_argument("--reset", action="store_true", help="start with empty state")
+    parser.add_argument("--seed", choices=["demo"], help="load a data set (demo: a coworking company)")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        type=_fault_setting,
+        default=[],
+        metavar="SERVICE.SETTING=N",
+        help=(
+            "inject a fault from the start, e.g. hubspot.latency_ms=100, stripe.error_rate=0.1, "
+            "hubspot.rate_limit=100, hubspot.search_lag_s=5 (repeatable; "
+            "GET /_sandbox/faults on a stand-in lists its settings)"
+        ),
+    )
+    parser.add_argument("--hubspot-token", default=defaults.hubspot_token)
+    parser.add_argument("--stripe-secret-key", default=defaults.stripe_secret_key)
+    parser.set_defaults(handler=_run_sandbox)
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from propale.sandbox.server import SEEDS, serve_forever
+    from propale.sandbox.store import Store
+
+    config = SandboxConfig(
+        host=args.host,
+        hubspot_port=args.hubspot_port,
+        stripe_port=args.stripe_port,
+        mailbox_port=args.mailbox_port,
+        smtp_port=args.smtp_port,
+        slack_port=args.slack_port,
+        data_dir=args.data_dir,
+        hubspot_token=args.hubspot_token,
+        stripe_secret_key=args.stripe_secret_key,
+    )
+    if args.reset and config.data_dir.exists():
+        shutil.rmtree(config.data_dir)
+    store = Store(config.db_path)
+    if args.seed:
+        SEEDS[args.seed](store)
+
+    def announce() -> None:
+        print(
+            "Propale sandbox ready\n"
+            f"  HubSpot API   {config.hubspot_url}   token {config.hubspot_token}\n"
+            f"  Stripe API    {config.stripe_url}   secret key {config.stripe_secret_key}\n"
+            f"  Mailbox       {config.mailbox_url}   SMTP {config.host}:{config.smtp_port}\n"
+            f"  Slack         {config.slack_url}   webhook {config.slack_webhook_url}\n"
+            f"  State         {config.data_dir}\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve_forever(store, config, dict(args.fault), on_ready=announce))
+    except ValueError as exc:
+        print(f"propale sandbox: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="propale", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_sandbox_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
