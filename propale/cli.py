@@ -120,5 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiosmtpd logs every envelope at INFO: addresses are personal data, keep them out of logs.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.handler(args)

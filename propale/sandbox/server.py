@@ -73,7 +73,7 @@ async def serve_forever(
         )
         for service, port in services.values()
     ]
-    smtp = mailbox.start_smtp_server(store, config)
+    smtp = mailbox.start_smtp_server(store, config, services["mailbox"][0].faults)
     loop = asyncio.get_running_loop()
 
     def stop() -> None:

@@ -187,7 +187,7 @@ class SandboxService:
             self.stats.record_fault("server_error")
             injected = self._server_error(request)
         if injected is not None:
-            self.stats.record(f"{scope['method']} {path}", injected.status_code)
+            self.stats.record(f"{scope['method']} {scope['path']}", injected.status_code)
             await injected(scope, receive, send)
             return
 
@@ -203,7 +203,7 @@ class SandboxService:
             await self.app(scope, receive, counting_send)
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or path
+            template = getattr(route, "path", None) or scope["path"]
             self.stats.record(f"{scope['method']} {template}", status)
 
 
