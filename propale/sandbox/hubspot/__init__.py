@@ -1,22 +1,10 @@
-"""HubSpot CRM API stand-in (placeholder until the stand-in lands)."""
+"""HubSpot CRM API stand-in: what `propale sandbox` serves on its HubSpot address.
 
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+The official `hubspot-api-client` talks to it unmodified (pass `host=`): CRM objects, search,
+associations v4, properties, owners and files, with HubSpot's paths, status codes and bodies.
+"""
 
-from propale.sandbox.config import SandboxConfig
-from propale.sandbox.service import COMMON_FAULTS, Faults, SandboxService
-from propale.sandbox.store import Store
+from propale.sandbox.hubspot.app import create_service
+from propale.sandbox.hubspot.seed import seed_demo
 
-
-def create_service(store: Store, config: SandboxConfig) -> SandboxService:
-    return SandboxService(
-        "hubspot",
-        Starlette(),
-        faults=Faults(COMMON_FAULTS),
-        rate_limited=lambda request, retry_after: JSONResponse({}, status_code=429),
-        server_error=lambda request: JSONResponse({}, status_code=502),
-    )
-
-
-def seed_demo(store: Store) -> None:
-    pass
+__all__ = ["create_service", "seed_demo"]

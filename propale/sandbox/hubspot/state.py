@@ -1,0 +1,39 @@
+"""Everything the HubSpot routes share: one account's records, definitions, owners and files."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from propale.sandbox.hubspot.associations import AssociationGraph
+from propale.sandbox.hubspot.files import FileStore
+from propale.sandbox.hubspot.owners import OwnerDirectory
+from propale.sandbox.hubspot.properties import PropertyCatalog
+from propale.sandbox.hubspot.records import ObjectRecords
+from propale.sandbox.service import Faults, RateLimiter
+from propale.sandbox.store import Store
+
+
+@dataclass
+class HubSpotAccount:
+    store: Store
+    faults: Faults
+    base_url: str
+    owners: OwnerDirectory = field(init=False)
+    catalog: PropertyCatalog = field(init=False)
+    records: ObjectRecords = field(init=False)
+    associations: AssociationGraph = field(init=False)
+    files: FileStore = field(init=False)
+    search_limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    def __post_init__(self) -> None:
+        self.owners = OwnerDirectory(self.store)
+        self.catalog = PropertyCatalog(self.store, self.owners.active_ids)
+        self.records = ObjectRecords(self.store, lambda: self.faults["search_lag_s"])
+        self.associations = AssociationGraph(self.store, self.records.exists)
+        self.files = FileStore(self.store, self.base_url)
+
+    def batch_input_fails(self) -> bool:
+        """The `batch_error_rate` fault: this batch input fails while the others go through."""
+        rate = self.faults["batch_error_rate"]
+        return bool(rate) and random.random() < rate
