@@ -111,10 +111,25 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_setup(args: argparse.Namespace) -> int:
+    from propale.hooks import HubSpotHook
+
+    changes = HubSpotHook(args.hubspot_conn_id).get_conn().ensure_deal_properties()
+    print("HubSpot deal properties: " + (", ".join(changes) + " created" if changes else "already up to date"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="propale", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_sandbox_parser(commands)
+    setup = commands.add_parser(
+        "setup",
+        help="create Propale's property group and deal properties in HubSpot (idempotent)",
+        description="Uses the Airflow connection hubspot_default (or --hubspot-conn-id).",
+    )
+    setup.add_argument("--hubspot-conn-id", default="hubspot_default")
+    setup.set_defaults(handler=_run_setup)
     return parser
 
 

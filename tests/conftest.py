@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from propale.sandbox import airflow_env
 from propale.sandbox.config import SandboxConfig
 from propale.sandbox.process import SandboxProcess, config_on_free_ports
 
@@ -41,3 +47,67 @@ def start_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     yield start
     for process in started:
         process.stop()
+
+
+class Airflow:
+    """Runs `airflow` commands against a sandbox, configured only by connections and variables."""
+
+    def __init__(self, home: Path, sandbox: SandboxProcess, ledger_url: str, public_url: str):
+        self.home = home
+        self.sandbox = sandbox
+        self.ledger_url = ledger_url
+        self.public_url = public_url
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **airflow_env.environment(
+                self.sandbox.config, airflow_home=self.home, public_url=self.public_url, db_url=self.ledger_url
+            ),
+        }
+
+    @staticmethod
+    def argv(program: str, *args: str) -> list[str]:
+        """A command installed beside this Python (airflow, propale), whatever PATH says."""
+        return [str(Path(sys.executable).with_name(program)), *args]
+
+    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            self.argv("airflow", *args),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
+        return result
+
+    def dags_test(self, dag_id: str, conf: dict[str, object] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        args = ["dags", "test", dag_id]
+        if conf is not None:
+            args += ["--conf", json.dumps(conf)]
+        return self.run(*args, check=check)
+
+
+@pytest.fixture(scope="session")
+def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Airflow metadata database, migrated once for the whole session."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    subprocess.run(
+        [str(Path(sys.executable).with_name("airflow")), "db", "migrate"], env=env, check=True, capture_output=True
+    )
+    return home
+
+
+@pytest.fixture(scope="session")
+def airflow_for(airflow_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[SandboxProcess], Airflow]:
+    """Airflow pointed at a given sandbox, with a fresh Propale ledger each time."""
+
+    def make(sandbox: SandboxProcess) -> Airflow:
+        ledger = tmp_path_factory.mktemp("ledger") / "ledger.db"
+        return Airflow(airflow_home, sandbox, f"sqlite:///{ledger}", "http://127.0.0.1:8799/propale")
+
+    return make

@@ -1,0 +1,114 @@
+"""
+### Propale: send proposals
+
+Finds HubSpot deals whose **Statut Propale** is « À proposer », emails each customer a proposal
+(PDF attached, link to accept and pay), and writes the outcome back on the deal. Deals that need a
+fix get the status « Erreur » and the reason in **Erreur Propale**; the run's Slack message lists
+them. Trigger it with `{"deal_ids": ["123", "456"]}` to handle given deals now.
+
+Each deal is its own mapped task instance, named after the deal, up to 32 deals; beyond that,
+deals are sent in 32 batches so that a large backlog does not flood the scheduler with task
+instances (each batch is named after its first deal and its size).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+MAX_MAPPED_TASKS = 32
+
+default_args = {
+    "owner": "propale",
+    "retries": 4,
+    "retry_delay": timedelta(seconds=20),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+@dag(
+    dag_id="propale_send_proposals",
+    schedule="*/5 * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    dagrun_timeout=timedelta(minutes=60),
+    params={
+        "deal_ids": Param(
+            [],
+            type="array",
+            items={"type": "string"},
+            title="Deal ids",
+            description="HubSpot deal ids to handle now (empty: every deal flagged « À proposer »).",
+        )
+    },
+    tags=["propale", "hubspot"],
+    doc_md=__doc__,
+)
+def propale_send_proposals():
+    @task
+    def ensure_hubspot_properties() -> None:
+        from propale.hooks import HubSpotHook
+
+        HubSpotHook().get_conn().ensure_deal_properties()
+
+    @task
+    def collect_flagged_deals(params: dict | None = None) -> list[list[dict]]:
+        from propale.hooks import HubSpotHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.sending import batches, collect
+
+        settings = load_settings()
+        with open_ledger(settings) as ledger:
+            outcomes = collect(
+                HubSpotHook().get_conn(), ledger, settings, pendulum.now("UTC"), (params or {}).get("deal_ids")
+            )
+        return batches(outcomes, MAX_MAPPED_TASKS)
+
+    @task(map_index_template="{{ deals_label }}")
+    def send_proposals(deals: list[dict]) -> list[dict]:
+        from propale.hooks import PropaleSmtpHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.sending import DealOutcome, batch_label, deliver
+
+        outcomes = [DealOutcome.from_dict(d) for d in deals]
+        get_current_context()["deals_label"] = batch_label(outcomes)
+        settings = load_settings()
+        with open_ledger(settings) as ledger, PropaleSmtpHook(smtp_conn_id="smtp_default") as smtp:
+            return [deliver(ledger, settings, o, smtp.send_message, smtp.from_email).to_dict() for o in outcomes]
+
+    @task(trigger_rule="all_done")
+    def write_back_to_hubspot(batches: list, sent: list) -> dict | None:
+        from propale.hooks import HubSpotHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.sending import DealOutcome, summary, unsent, write_back
+
+        settings = load_settings()
+        gateway = HubSpotHook().get_conn()
+        handled = [DealOutcome.from_dict(d) for batch in sent if batch for d in batch]
+        with open_ledger(settings) as ledger:
+            report = write_back(gateway, ledger, settings, handled, pendulum.now("UTC"))
+        return summary(report, unsent(batches, handled, gateway))
+
+    @task
+    def post_slack_summary(message: dict | None) -> None:
+        import logging
+
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        if message is None:
+            logging.getLogger(__name__).info("No deal was flagged, sent or in error: nothing to post")
+            return
+        SlackWebhookHook(slack_webhook_conn_id="slack_default").send_dict(message)
+
+    batches = collect_flagged_deals()
+    ensure_hubspot_properties() >> batches
+    sent = send_proposals.expand(deals=batches)
+    post_slack_summary(write_back_to_hubspot(batches, sent))
+
+
+propale_send_proposals()

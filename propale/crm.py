@@ -1,0 +1,493 @@
+"""The HubSpot gateway: everything Propale reads from and writes to HubSpot's CRM.
+
+It talks to HubSpot through the official `hubspot-api-client` and prefers batch endpoints, so
+the number of calls grows with the number of *batches*, not of deals: one search page finds up
+to 200 flagged deals, one batch read reads 100 objects, one associations read covers 1,000 deals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import hubspot
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.objects import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchReadInputSimplePublicObjectId,
+    PublicObjectSearchRequest,
+)
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    OptionInput,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyUpdate,
+)
+from urllib3.util.retry import Retry
+
+from propale.proposals import CompanyInput, DealInput, LineItemInput, PersonInput
+
+log = logging.getLogger(__name__)
+
+HUBSPOT_API_URL = "https://api.hubapi.com"
+HUBSPOT_APP_URL = "https://app.hubspot.com"
+
+BATCH_READ_LIMIT = 100  # objects batch endpoints
+ASSOCIATIONS_BATCH_LIMIT = 1000  # associations v4 batch read
+SEARCH_PAGE_LIMIT = 200
+
+# HubSpot's default association type ids (HUBSPOT_DEFINED category).
+NOTE_TO_DEAL = 214
+DEAL_TO_PRIMARY_COMPANY = 5
+
+PROPERTY_GROUP = "propale"
+STATUS = "propale_status"
+
+
+class Status:
+    """Values of `propale_status` (SPEC.md)."""
+
+    NOT_CREATED = "not_created"
+    TO_PROPOSE = "to_propose"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    ERROR = "error"
+
+
+STATUS_LABELS = {
+    Status.NOT_CREATED: "Proposition non créée",
+    Status.TO_PROPOSE: "À proposer",
+    Status.SENT: "Proposition envoyée",
+    Status.ACCEPTED: "Proposition acceptée",
+    Status.ERROR: "Erreur",
+}
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    name: str
+    label: str
+    type: str = "string"
+    field_type: str = "text"
+    description: str = ""
+
+
+DEAL_PROPERTIES = [
+    PropertySpec(STATUS, "Statut Propale", "enumeration", "select", "Mettre « À proposer » pour envoyer une proposition."),
+    PropertySpec("propale_proposal_number", "Numéro de proposition"),
+    PropertySpec("propale_proposal_url", "Lien de la proposition"),
+    PropertySpec("propale_sent_at", "Proposition envoyée le", "datetime", "date"),
+    PropertySpec("propale_accepted_at", "Proposition acceptée le", "datetime", "date"),
+    PropertySpec("propale_payment_method", "Moyen de paiement choisi"),
+    PropertySpec("propale_error", "Erreur Propale", "string", "textarea"),
+    PropertySpec("stripe_customer_id", "Client Stripe"),
+    PropertySpec("stripe_subscription_id", "Abonnement Stripe"),
+    PropertySpec("stripe_invoice_id", "Facture Stripe"),
+]
+
+DEAL_READ_PROPERTIES = [
+    "dealname",
+    "deal_currency_code",
+    "hubspot_owner_id",
+    *(spec.name for spec in DEAL_PROPERTIES),
+]
+CONTACT_PROPERTIES = ["email", "firstname", "lastname"]
+COMPANY_PROPERTIES = ["name", "address", "address2", "zip", "city", "country", "vat_number", "siren"]
+LINE_ITEM_PROPERTIES = [
+    "name",
+    "quantity",
+    "price",
+    "hs_sku",
+    "hs_product_id",
+    "recurringbillingfrequency",
+    "hs_recurring_billing_period",
+    "hs_discount_percentage",
+    "hs_tax_rate_group_id",
+    "hs_tax_rate",
+    "hs_line_item_currency_code",
+]
+
+
+def make_client(access_token: str, host: str | None = None) -> hubspot.Client:
+    """An official client that retries rate limits and server errors with exponential backoff."""
+    retry = Retry(
+        total=6,
+        backoff_factor=0.5,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # HubSpot's batch writes are POSTs; each is safe to repeat (see callers)
+        respect_retry_after_header=True,
+    )
+    return hubspot.Client.create(access_token=access_token, host=host or HUBSPOT_API_URL, retry=retry)
+
+
+@dataclass
+class DealRecord:
+    """One deal as read from HubSpot, with what it is associated to (properties as strings)."""
+
+    id: str
+    properties: dict[str, str | None]
+    contacts: list[dict[str, Any]] = field(default_factory=list)  # {"id", **properties}
+    companies: list[dict[str, Any]] = field(default_factory=list)
+    line_items: list[dict[str, Any]] = field(default_factory=list)
+    owner: dict[str, Any] | None = None  # {"id", "email", "firstName", "lastName", "archived"}
+    missing_products: list[str] = field(default_factory=list)  # hs_product_id no longer in HubSpot
+    # When `propale_status` last took its current value: tells a rep's new request from a retry.
+    status_set_at: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.properties.get("dealname") or f"Deal {self.id}"
+
+    @property
+    def status(self) -> str:
+        return self.properties.get(STATUS) or Status.NOT_CREATED
+
+
+@dataclass
+class NoteRequest:
+    deal_id: str
+    body_html: str
+    attachment_name: str | None = None
+    attachment: bytes | None = None
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class HubSpotGateway:
+    def __init__(self, client: hubspot.Client, app_url: str = HUBSPOT_APP_URL, portal_id: str = ""):
+        self.client = client
+        self.app_url = app_url.rstrip("/")
+        self.portal_id = portal_id
+
+    # --- setup -----------------------------------------------------------------------------
+
+    def ensure_deal_properties(self) -> list[str]:
+        """Create Propale's property group and deal properties, or add what is missing.
+
+        Costs two reads when everything exists. Never changes labels or options a HubSpot admin
+        added: it only adds missing properties and missing `propale_status` options.
+        """
+        properties_api = self.client.crm.properties
+        changes: list[str] = []
+        groups = {group.name for group in properties_api.groups_api.get_all("deals").results}
+        if PROPERTY_GROUP not in groups:
+            properties_api.groups_api.create(
+                "deals", PropertyGroupCreate(name=PROPERTY_GROUP, label="Propale", display_order=-1)
+            )
+            changes.append(f"group {PROPERTY_GROUP}")
+        existing = {prop.name: prop for prop in properties_api.core_api.get_all("deals").results}
+        missing = [spec for spec in DEAL_PROPERTIES if spec.name not in existing]
+        if missing:
+            properties_api.batch_api.create(
+                "deals", BatchInputPropertyCreate(inputs=[self._property_create(spec) for spec in missing])
+            )
+            changes += [spec.name for spec in missing]
+        status = existing.get(STATUS)
+        if status is not None:
+            present = {option.value for option in status.options or []}
+            absent = [value for value in STATUS_LABELS if value not in present]
+            if absent:
+                options = [
+                    OptionInput(
+                        label=o.label, value=o.value, display_order=o.display_order, hidden=o.hidden, description=o.description
+                    )
+                    for o in status.options or []
+                ]
+                options += [
+                    OptionInput(label=STATUS_LABELS[value], value=value, display_order=len(options) + i, hidden=False)
+                    for i, value in enumerate(absent)
+                ]
+                properties_api.core_api.update("deals", STATUS, PropertyUpdate(options=options))
+                changes.append(f"{STATUS} options {', '.join(absent)}")
+        return changes
+
+    @staticmethod
+    def _property_create(spec: PropertySpec) -> PropertyCreate:
+        options = None
+        if spec.type == "enumeration":
+            options = [
+                OptionInput(label=label, value=value, display_order=i, hidden=False)
+                for i, (value, label) in enumerate(STATUS_LABELS.items())
+            ]
+        return PropertyCreate(
+            name=spec.name,
+            label=spec.label,
+            type=spec.type,
+            field_type=spec.field_type,
+            group_name=PROPERTY_GROUP,
+            description=spec.description,
+            options=options,
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def find_deal_ids(self, status: str) -> list[str]:
+        """Ids of deals whose `propale_status` is `status`, in id order.
+
+        Pages by `hs_object_id > last id seen` instead of the `after` cursor, so a batch of any
+        size never meets search's 10,000-result cap. The search index lags writes by a few
+        seconds: callers re-read each deal before acting, and a deal flagged a moment ago that
+        search does not return yet is found by the next run.
+        """
+        ids: list[str] = []
+        last_id = 0
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    {
+                        "filters": [
+                            {"propertyName": STATUS, "operator": "EQ", "value": status},
+                            {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+                        ]
+                    }
+                ],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=["hs_object_id"],
+                limit=SEARCH_PAGE_LIMIT,
+            )
+            page = self.client.crm.deals.search_api.do_search(public_object_search_request=request)
+            ids += [deal.id for deal in page.results]
+            if len(page.results) < SEARCH_PAGE_LIMIT:
+                return ids
+            last_id = int(page.results[-1].id)
+
+    def read_deals(self, deal_ids: Sequence[str]) -> dict[str, DealRecord]:
+        """Deals with their contacts, companies, line items, products and owner, in batch calls.
+
+        Deals that no longer exist are absent from the result.
+        """
+        deals = {
+            obj.id: DealRecord(
+                id=obj.id, properties=dict(obj.properties), status_set_at=_status_set_at(obj)
+            )
+            for obj in self._batch_read("deals", deal_ids, DEAL_READ_PROPERTIES, with_history=[STATUS])
+        }
+        found = list(deals)
+        links = {kind: self._associations("deals", kind, found) for kind in ("contacts", "companies", "line_items")}
+        related = {
+            kind: {obj.id: {"id": obj.id, **obj.properties} for obj in self._batch_read(kind, self._all_targets(links[kind]), props)}
+            for kind, props in (
+                ("contacts", CONTACT_PROPERTIES),
+                ("companies", COMPANY_PROPERTIES),
+                ("line_items", LINE_ITEM_PROPERTIES),
+            )
+        }
+        product_ids = sorted(
+            {item["hs_product_id"] for item in related["line_items"].values() if item.get("hs_product_id")}
+        )
+        existing_products = {obj.id for obj in self._batch_read("products", product_ids, ["name"])}
+        owners = self.owners()
+        for deal in deals.values():
+            for kind in ("contacts", "companies", "line_items"):
+                records = [related[kind][target] for target in links[kind].get(deal.id, []) if target in related[kind]]
+                setattr(deal, kind, records)
+            deal.missing_products = [
+                item["hs_product_id"]
+                for item in deal.line_items
+                if item.get("hs_product_id") and item["hs_product_id"] not in existing_products
+            ]
+            owner_id = deal.properties.get("hubspot_owner_id")
+            deal.owner = owners.get(owner_id) if owner_id else None
+        return deals
+
+    def owners(self) -> dict[str, dict[str, Any]]:
+        """Every owner by id, archived ones included (flagged) so a deal's rep can be explained."""
+        owners: dict[str, dict[str, Any]] = {}
+        for archived in (False, True):
+            after = None
+            while True:
+                page = self.client.crm.owners.owners_api.get_page(limit=500, after=after, archived=archived)
+                for owner in page.results:
+                    owners[str(owner.id)] = {
+                        "id": str(owner.id),
+                        "email": owner.email,
+                        "firstName": owner.first_name,
+                        "lastName": owner.last_name,
+                        "archived": archived,
+                    }
+                if not page.paging or not page.paging.next:
+                    break
+                after = page.paging.next.after
+        return owners
+
+    def _batch_read(
+        self, object_type: str, ids: Iterable[str], properties: list[str], with_history: list[str] | None = None
+    ) -> list[Any]:
+        ids = list(dict.fromkeys(ids))
+        results: list[Any] = []
+        for batch in chunks(ids, BATCH_READ_LIMIT):
+            response = self.client.crm.objects.batch_api.read(
+                object_type,
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": id_} for id_ in batch],
+                    properties=properties,
+                    properties_with_history=with_history,
+                ),
+            )
+            # A 207 lists ids that do not exist (archived, deleted) in `errors`: they are simply absent.
+            results += response.results
+        return results
+
+    def _associations(self, from_type: str, to_type: str, ids: Sequence[str]) -> dict[str, list[str]]:
+        """Associated object ids per source id, the primary one (if labelled so) first."""
+        links: dict[str, list[str]] = {}
+        for batch in chunks(ids, ASSOCIATIONS_BATCH_LIMIT):
+            response = self.client.crm.associations.v4.batch_api.get_page(
+                from_type,
+                to_type,
+                BatchInputPublicFetchAssociationsBatchRequest(inputs=[{"id": id_} for id_ in batch]),
+            )
+            for result in response.results:
+                targets = sorted(result.to, key=lambda to: not _is_primary(to))
+                links[str(result._from.id)] = [str(to.to_object_id) for to in targets]
+        return links
+
+    @staticmethod
+    def _all_targets(links: dict[str, list[str]]) -> list[str]:
+        return [target for targets in links.values() for target in targets]
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def update_deals(self, updates: dict[str, dict[str, str]]) -> dict[str, str]:
+        """Write properties on many deals; returns an error message per deal that failed.
+
+        Setting the same properties twice is harmless, so a retried batch is safe.
+        """
+        failures: dict[str, str] = {}
+        items = list(updates.items())
+        for batch in chunks(items, BATCH_READ_LIMIT):
+            response = self.client.crm.deals.batch_api.update(
+                BatchInputSimplePublicObjectBatchInput(
+                    inputs=[{"id": deal_id, "properties": properties} for deal_id, properties in batch]
+                )
+            )
+            for error in getattr(response, "errors", None) or []:
+                for deal_id in _error_ids(error):
+                    failures[deal_id] = error.message
+        return failures
+
+    def create_notes(self, notes: Sequence[NoteRequest], timestamp: str) -> None:
+        """Put notes on deals' timelines, each with its attachment uploaded to HubSpot's files."""
+        inputs = []
+        for note in notes:
+            properties = {"hs_note_body": note.body_html, "hs_timestamp": timestamp}
+            if note.attachment is not None:
+                properties["hs_attachment_ids"] = self.upload_file(note.attachment_name or "document.pdf", note.attachment)
+            inputs.append(
+                {
+                    "properties": properties,
+                    "associations": [
+                        {
+                            "to": {"id": note.deal_id},
+                            "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": NOTE_TO_DEAL}],
+                        }
+                    ],
+                }
+            )
+        for batch in chunks(inputs, BATCH_READ_LIMIT):
+            self.client.crm.objects.notes.batch_api.create(
+                BatchInputSimplePublicObjectBatchInputForCreate(inputs=list(batch))
+            )
+
+    def upload_file(self, name: str, content: bytes) -> str:
+        """Upload a private file (HubSpot has no batch upload) and return its id."""
+        # The official client uploads from a path only.
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, name)
+            with open(path, "wb") as file:
+                file.write(content)
+            response = self.client.files.files_api.upload(
+                file=path,
+                file_name=name,
+                folder_path="/propale",
+                options='{"access": "PRIVATE", "overwrite": false}',
+            )
+        return str(response.id)
+
+    def deal_url(self, deal_id: str) -> str:
+        return f"{self.app_url}/contacts/{self.portal_id or '0'}/record/0-3/{deal_id}"
+
+
+def _is_primary(associated: Any) -> bool:
+    return any(kind.type_id == DEAL_TO_PRIMARY_COMPANY for kind in associated.association_types or [])
+
+
+def _status_set_at(deal: Any) -> str | None:
+    """When the deal's `propale_status` took its current value (HubSpot lists history newest first)."""
+    history = (getattr(deal, "properties_with_history", None) or {}).get(STATUS) or []
+    current = deal.properties.get(STATUS)
+    for entry in history:
+        if entry.value == current:
+            return entry.timestamp.isoformat() if hasattr(entry.timestamp, "isoformat") else str(entry.timestamp)
+    return None
+
+
+def deal_input(record: DealRecord) -> DealInput:
+    """What the proposal logic needs of a deal, in its own terms."""
+    contact = record.contacts[0] if record.contacts else None
+    company = record.companies[0] if record.companies else None
+    owner = record.owner
+    missing = set(record.missing_products)
+    return DealInput(
+        id=record.id,
+        name=record.name,
+        currency=record.properties.get("deal_currency_code"),
+        owner=PersonInput(
+            id=owner["id"], email=owner.get("email"), first_name=owner.get("firstName"), last_name=owner.get("lastName")
+        )
+        if owner
+        else None,
+        contact=PersonInput(
+            id=contact["id"],
+            email=contact.get("email"),
+            first_name=contact.get("firstname"),
+            last_name=contact.get("lastname"),
+        )
+        if contact
+        else None,
+        company=CompanyInput(
+            id=company["id"],
+            name=company.get("name"),
+            address_lines=tuple(line for line in (company.get("address"), company.get("address2")) if line),
+            postal_code=company.get("zip"),
+            city=company.get("city"),
+            country=company.get("country"),
+            vat_number=company.get("vat_number"),
+            siren=company.get("siren"),
+        )
+        if company
+        else None,
+        line_items=tuple(
+            LineItemInput(
+                id=item["id"],
+                name=item.get("name"),
+                quantity=item.get("quantity"),
+                price=item.get("price"),
+                sku=item.get("hs_sku"),
+                product_id=item.get("hs_product_id"),
+                recurring_billing_frequency=item.get("recurringbillingfrequency"),
+                discount_percentage=item.get("hs_discount_percentage"),
+                tax_rate=item.get("hs_tax_rate"),
+                currency=item.get("hs_line_item_currency_code"),
+                product_archived=item.get("hs_product_id") in missing,
+            )
+            for item in sorted(record.line_items, key=lambda item: int(item["id"]))
+        ),
+    )
+
+
+def _error_ids(error: Any) -> list[str]:
+    context = getattr(error, "context", None) or {}
+    return [str(id_) for id_ in context.get("ids", [])]

@@ -1,0 +1,331 @@
+"""Sending proposals: the steps of `propale_send_proposals`, without Airflow.
+
+1. `collect`: find the flagged deals, read them in batch, validate them, and issue (number and
+   freeze) a proposal for each valid one. Cheap: no rendering, no email.
+2. `deliver`: for each proposal, render its PDF and email once, then send the email once.
+3. `write_back`: tell HubSpot, in batch: status, number, link, date or the reason of a failure,
+   and a note with the PDF on the deal's timeline.
+4. `summary`: one Slack message for the run.
+
+Every step can be retried or re-run: the ledger remembers what was issued and what was
+delivered, and HubSpot's state is re-read before acting.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import smtplib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from markupsafe import escape
+
+from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input
+from propale.emails import build_proposal_email
+from propale.ledger import PROPOSAL_EMAIL, DeliveryStatus, Ledger, NewDelivery, ProposalAlreadyAccepted, delivery_key
+from propale.proposals import build_snapshot, source_fingerprint, validate
+from propale.rendering import render_proposal_pdf
+from propale.settings import Settings
+from propale.slack_messages import DealLine, run_summary
+
+log = logging.getLogger(__name__)
+
+PROPOSAL_NOTE = "proposal-note"
+
+
+def proposal_token(secret_key: str, number: str, version: int) -> str:
+    """The customer's link token: unguessable without the secret key, the same on every retry.
+
+    Being derived rather than stored, the token never has to sit in the ledger or in task
+    results; the ledger keeps only its hash, to find the proposal when the link is opened.
+    """
+    digest = hmac.new(secret_key.encode(), f"propale-proposal:{number}:v{version}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass
+class DealOutcome:
+    """What happened to one deal in a run; only ids, names and plain-French reasons (safe to log).
+
+    A deal with `problems` is in error, unless `skipped`: asked for by id but not flagged.
+    """
+
+    deal_id: str
+    deal_name: str
+    proposal_id: int | None = None
+    problems: list[str] = field(default_factory=list)
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DealOutcome:
+        return cls(**data)
+
+
+def collect(
+    gateway: HubSpotGateway,
+    ledger: Ledger,
+    settings: Settings,
+    now: datetime,
+    deal_ids: Sequence[str] | None = None,
+) -> list[DealOutcome]:
+    """Every deal to handle in this run, with its issued proposal or what is wrong with it."""
+    requested = list(dict.fromkeys(str(deal_id) for deal_id in deal_ids or []))
+    ids = requested or gateway.find_deal_ids(Status.TO_PROPOSE)
+    records = gateway.read_deals(ids) if ids else {}
+    outcomes: list[DealOutcome] = []
+    for deal_id in ids:
+        record = records.get(deal_id)
+        if record is None:
+            outcomes.append(DealOutcome(deal_id, f"Deal {deal_id}", problems=["Transaction introuvable dans HubSpot."], skipped=True))
+            continue
+        # The search index lags: a deal it still lists as flagged may have been handled since.
+        if record.status != Status.TO_PROPOSE:
+            log.info("Deal %s is %r, not %r: left alone", deal_id, record.status, Status.TO_PROPOSE)
+            if requested:
+                label = STATUS_LABELS.get(record.status, record.status)
+                outcomes.append(
+                    DealOutcome(
+                        deal_id,
+                        record.name,
+                        problems=[f"Son statut Propale est « {label} », pas « À proposer »."],
+                        skipped=True,
+                    )
+                )
+            continue
+        outcomes.append(_issue(ledger, settings, record, now))
+    log.info(
+        "Collected %d deals: %d to send, %d in error, %d not flagged",
+        len(outcomes),
+        sum(1 for o in outcomes if not o.problems),
+        sum(1 for o in outcomes if o.problems and not o.skipped),
+        sum(1 for o in outcomes if o.skipped),
+    )
+    return outcomes
+
+
+def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime) -> DealOutcome:
+    outcome = DealOutcome(record.id, record.name)
+    deal = deal_input(record)
+    outcome.problems = validate(deal)
+    if record.owner and record.owner.get("archived"):
+        outcome.problems.append(
+            "Le propriétaire de la transaction a été désactivé dans HubSpot : "
+            "attribuez la transaction à un commercial actif."
+        )
+    if outcome.problems:
+        return outcome
+    try:
+        proposal = ledger.issue_proposal(
+            record.id,
+            request_key=record.status_set_at or record.properties.get("hs_lastmodifieddate") or "",
+            source_fingerprint=source_fingerprint(deal),
+            issued_at=now,
+            validity_days=settings.validity_days,
+        )
+    except ProposalAlreadyAccepted as accepted:
+        outcome.problems = [
+            f"La proposition {accepted.number} a déjà été acceptée : une nouvelle version n'est pas possible."
+        ]
+        return outcome
+    if not proposal.has_document:
+        snapshot = build_snapshot(deal, settings, proposal.number, proposal.version, proposal.issued_at, proposal.valid_until)
+        ledger.stage_snapshot(proposal.id, snapshot)
+    outcome.proposal_id = proposal.id
+    return outcome
+
+
+EmailSender = Callable[[EmailMessage], None]
+
+
+def deliver(
+    ledger: Ledger,
+    settings: Settings,
+    outcome: DealOutcome,
+    send_email: EmailSender,
+    from_address: str | None,
+) -> DealOutcome:
+    """Render and send one proposal, at most once, whatever happened to earlier attempts."""
+    if outcome.problems or outcome.proposal_id is None:
+        return outcome
+    proposal = ledger.get_proposal(outcome.proposal_id)
+    if proposal is None or proposal.snapshot is None:
+        raise RuntimeError(f"proposal {outcome.proposal_id} of deal {outcome.deal_id} has no snapshot")
+    key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
+    if not ledger.has_document(proposal.id):
+        token = proposal_token(settings.secret_key, proposal.number, proposal.version)
+        pdf = render_proposal_pdf(proposal.snapshot)
+        email = build_proposal_email(
+            proposal.snapshot,
+            url=settings.proposal_url(token),
+            pdf=pdf,
+            idempotency_key=key,
+            from_address=from_address,
+        )
+        ledger.attach_document(
+            proposal.id,
+            snapshot=proposal.snapshot,
+            pdf=pdf,
+            token=token,
+            deliveries=[NewDelivery(key=key, kind=PROPOSAL_EMAIL, payload=email.as_bytes())],
+        )
+    delivery = ledger.delivery(key)
+    if delivery is None or delivery.status == DeliveryStatus.DONE:
+        return outcome
+    if delivery.status == DeliveryStatus.CANCELLED:
+        outcome.problems = ["Cette proposition a été remplacée par une version plus récente."]
+        return outcome
+    if delivery.started_at is not None and delivery.last_error is None:
+        # An earlier attempt stopped between handing the email to the server and recording it:
+        # it may have arrived. Sending again could give the customer two emails; ask a human.
+        outcome.problems = [
+            f"L'envoi de la proposition {proposal.number} n'a pas pu être confirmé (interruption pendant l'envoi). "
+            "Vérifiez auprès du client, puis remettez « À proposer » pour envoyer une nouvelle version si besoin."
+        ]
+        return outcome
+    ledger.start_delivery(key)
+    message = message_from_bytes(delivery.payload or b"", policy=policy.SMTP)
+    try:
+        send_email(message)  # type: ignore[arg-type]
+    except smtplib.SMTPRecipientsRefused:
+        ledger.fail_delivery(key, "recipient refused")
+        outcome.problems = [
+            "Le serveur de messagerie a refusé l'adresse e-mail du contact : corrigez-la dans HubSpot, "
+            "puis remettez « À proposer »."
+        ]
+        ledger.cancel_delivery(key)
+        return outcome
+    except Exception as error:
+        # Nothing was accepted by the server: safe to try again (the task retries).
+        ledger.fail_delivery(key, type(error).__name__)
+        raise
+    ledger.complete_delivery(key)
+    log.info("Proposal %s v%d emailed for deal %s", proposal.number, proposal.version, outcome.deal_id)
+    return outcome
+
+
+@dataclass
+class WriteBackReport:
+    sent: list[DealLine] = field(default_factory=list)
+    failed: list[DealLine] = field(default_factory=list)
+    skipped: list[DealLine] = field(default_factory=list)
+
+
+def write_back(
+    gateway: HubSpotGateway,
+    ledger: Ledger,
+    settings: Settings,
+    outcomes: Sequence[DealOutcome],
+    now: datetime,
+) -> WriteBackReport:
+    """Set each deal's status in HubSpot in batch, and note sent proposals on their timelines."""
+    updates: dict[str, dict[str, str]] = {}
+    notes: list[tuple[str, NoteRequest]] = []
+    report = WriteBackReport()
+    for outcome in outcomes:
+        url = gateway.deal_url(outcome.deal_id)
+        if outcome.skipped:
+            report.skipped.append(DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
+            continue
+        if outcome.problems:
+            updates[outcome.deal_id] = {"propale_status": Status.ERROR, "propale_error": " ".join(outcome.problems)}
+            report.failed.append(DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
+            continue
+        assert outcome.proposal_id is not None
+        proposal = ledger.get_proposal(outcome.proposal_id)
+        assert proposal is not None and proposal.snapshot is not None and proposal.sent_at is not None
+        token = proposal_token(settings.secret_key, proposal.number, proposal.version)
+        updates[outcome.deal_id] = {
+            "propale_status": Status.SENT,
+            "propale_proposal_number": proposal.number,
+            "propale_proposal_url": settings.proposal_url(token),
+            "propale_sent_at": _hubspot_datetime(proposal.sent_at),
+            "propale_error": "",
+        }
+        report.sent.append(DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"))
+        note_key = delivery_key(PROPOSAL_NOTE, proposal.number, proposal.version)
+        if ledger.ensure_delivery(note_key, kind=PROPOSAL_NOTE, proposal_id=proposal.id).is_pending:
+            notes.append((note_key, _proposal_note(ledger, proposal)))
+    failures = gateway.update_deals(updates) if updates else {}
+    if failures:
+        # Nothing is lost: these deals stay flagged and the next run writes them again.
+        raise RuntimeError(f"HubSpot refused the update of {len(failures)} deal(s): {sorted(failures)}")
+    if notes:
+        gateway.create_notes([note for _, note in notes], timestamp=_hubspot_datetime(now))
+        for note_key, _ in notes:
+            ledger.complete_delivery(note_key)
+    return report
+
+
+def _proposal_note(ledger: Ledger, proposal: Any) -> NoteRequest:
+    snapshot = proposal.snapshot
+    body = (
+        f"<p><strong>Proposition {snapshot.number}</strong> envoyée à {_html(snapshot.customer.email)} "
+        f"par Propale.</p><p>{_html(snapshot.summary[0])}<br>{_html(snapshot.summary[1])}</p>"
+    )
+    return NoteRequest(
+        deal_id=proposal.deal_id,
+        body_html=body,
+        attachment_name=f"{snapshot.number}.pdf",
+        attachment=ledger.proposal_pdf(proposal.id),
+    )
+
+
+def _html(text: str) -> str:
+    return str(escape(text))
+
+
+def _hubspot_datetime(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def summary(report: WriteBackReport, retrying: Sequence[DealLine]) -> dict[str, Any] | None:
+    """The run's Slack message, or None when the run had nothing to report.
+
+    Sections: proposals sent, deals to fix, deals whose email failed and will be retried by the
+    next run, deals asked for by id that were not flagged.
+    """
+    sections = [
+        ("Envoyées", report.sent),
+        ("À corriger dans HubSpot", report.failed),
+        ("Envoi en échec, nouvel essai au prochain passage", retrying),
+        ("Non traitées", report.skipped),
+    ]
+    if not any(lines for _, lines in sections):
+        return None
+    return run_summary("Propositions Propale", sections)
+
+
+def batches(outcomes: Sequence[DealOutcome], max_batches: int) -> list[list[dict[str, Any]]]:
+    """Deals split into at most `max_batches` groups, one deal per group when they are few."""
+    if not outcomes:
+        return []
+    size = -(-len(outcomes) // max_batches)
+    return [[o.to_dict() for o in outcomes[i : i + size]] for i in range(0, len(outcomes), size)]
+
+
+def batch_label(outcomes: Sequence[DealOutcome]) -> str:
+    first = outcomes[0].deal_name if outcomes else "?"
+    return first if len(outcomes) == 1 else f"{first} (+{len(outcomes) - 1})"
+
+
+def unsent(
+    batches: Sequence[Sequence[dict[str, Any]]], handled: Sequence[DealOutcome], gateway: HubSpotGateway
+) -> list[DealLine]:
+    """Deals of batches whose task failed: still flagged, so the next run tries them again."""
+    done = {o.deal_id for o in handled}
+    return [
+        DealLine(d["deal_name"], gateway.deal_url(d["deal_id"]), "l'e-mail n'a pas pu être envoyé")
+        for batch in batches
+        for d in batch
+        if d["deal_id"] not in done
+    ]

@@ -1,0 +1,197 @@
+"""`propale_send_proposals` end to end: `airflow dags test` against a sandbox seeded with the demo.
+
+The rep's side is played through HubSpot's official client; what the customer and the team get is
+read from the sandbox mailbox and Slack receiver; HubSpot's state is read back through the client.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+
+import httpx
+import pytest
+from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, BatchReadInputSimplePublicObjectId
+from pypdf import PdfReader
+
+from propale.crm import make_client
+
+pytestmark = pytest.mark.timeout(900)
+
+FULL_READ = ["dealname", "propale_status", "propale_proposal_number", "propale_proposal_url", "propale_sent_at", "propale_error"]
+
+
+class Demo:
+    """The seeded demo company, seen through HubSpot's API, the mailbox and Slack."""
+
+    def __init__(self, sandbox, airflow):
+        self.sandbox = sandbox
+        self.airflow = airflow
+        self.hubspot = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
+        self.deal_ids = {}
+        after = None
+        while True:
+            page = self.hubspot.crm.deals.basic_api.get_page(limit=100, after=after, properties=["dealname"])
+            self.deal_ids.update({deal.properties["dealname"]: deal.id for deal in page.results})
+            if not page.paging:
+                break
+            after = page.paging.next.after
+
+    def flag(self, *names: str) -> None:
+        self.hubspot.crm.deals.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(
+                inputs=[{"id": self.deal_ids[name], "properties": {"propale_status": "to_propose"}} for name in names]
+            )
+        )
+
+    def deal(self, name: str) -> dict:
+        response = self.hubspot.crm.deals.batch_api.read(
+            BatchReadInputSimplePublicObjectId(inputs=[{"id": self.deal_ids[name]}], properties=FULL_READ)
+        )
+        return response.results[0].properties
+
+    def emails_to(self, address: str) -> list[dict]:
+        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages", params={"to": address}).json()
+
+    def attachment(self, message: dict) -> bytes:
+        return httpx.get(f"{self.sandbox.config.mailbox_url}/messages/{message['id']}/attachments/0").content
+
+    def slack_posts(self) -> list[dict]:
+        return httpx.get(f"{self.sandbox.config.slack_url}/api/messages").json()
+
+    def notes_on(self, name: str) -> list[dict]:
+        associations = self.hubspot.crm.associations.v4.basic_api.get_page("deals", self.deal_ids[name], "notes")
+        note_ids = [str(a.to_object_id) for a in associations.results]
+        if not note_ids:
+            return []
+        notes = self.hubspot.crm.objects.notes.batch_api.read(
+            BatchReadInputSimplePublicObjectId(
+                inputs=[{"id": i} for i in note_ids], properties=["hs_note_body", "hs_attachment_ids"]
+            )
+        )
+        return [n.properties for n in notes.results]
+
+
+LUMEN = "Atelier Lumen — 3 postes nomades"
+BOULANGERIE = "Boulangerie Numérique — bureau privé 4 places"
+KAIROS = "Studio Kairos — 4 demi-journées de salle"
+NO_EMAIL = "Cabinet Vasseur — postes nomades stagiaires"
+NO_LINES = "Collectif Paprika — projet à chiffrer"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, airflow_for):
+    from propale.sandbox.process import SandboxProcess, config_on_free_ports
+
+    config = config_on_free_ports(tmp_path_factory.mktemp("demo") / "state")
+    with SandboxProcess(config, reset=True, seed="demo") as sandbox:
+        airflow = airflow_for(sandbox)
+        subprocess.run(airflow.argv("propale", "setup"), env=airflow.env, check=True, capture_output=True)
+        yield Demo(sandbox, airflow)
+
+
+def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
+    demo.flag(LUMEN, BOULANGERIE, KAIROS, NO_EMAIL, NO_LINES)
+    demo.airflow.dags_test("propale_send_proposals")
+
+    lumen = demo.deal(LUMEN)
+    assert lumen["propale_status"] == "sent"
+    assert lumen["propale_proposal_number"].startswith("DEV-2026-")
+    assert lumen["propale_proposal_url"].startswith("http://127.0.0.1:8799/propale/p/")
+    assert lumen["propale_sent_at"]
+    numbers = {demo.deal(name)["propale_proposal_number"] for name in (LUMEN, BOULANGERIE, KAIROS)}
+    assert len(numbers) == 3, "each proposal has its own number"
+
+    [email] = demo.emails_to("lea.garnier@atelier-lumen.example")
+    assert lumen["propale_proposal_number"] in email["subject"]
+    assert email["reply_to"].endswith("@lafabrique-commune.example>") or "@lafabrique-commune.example" in email["reply_to"]
+    detail = httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages/{email['id']}").json()
+    assert lumen["propale_proposal_url"] in detail["html"] and "Voir ma proposition" in detail["html"]
+    assert lumen["propale_proposal_url"] in detail["text"]
+    pdf_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(demo.attachment(email))).pages)
+    assert lumen["propale_proposal_number"] in pdf_text
+    assert "Atelier Lumen" in pdf_text and "€" in pdf_text
+
+    [note] = demo.notes_on(LUMEN)
+    assert lumen["propale_proposal_number"] in note["hs_note_body"]
+    assert note["hs_attachment_ids"]
+
+    no_email = demo.deal(NO_EMAIL)
+    assert no_email["propale_status"] == "error"
+    assert "e-mail" in no_email["propale_error"]
+    no_lines = demo.deal(NO_LINES)
+    assert no_lines["propale_status"] == "error"
+    assert "ligne" in no_lines["propale_error"].lower()
+
+    summary = demo.slack_posts()[0]
+    shown = " ".join(summary["block_texts"])
+    assert "3 envoyées" in summary["text"] and "2 à corriger" in summary["text"].lower()
+    for name in (LUMEN, NO_EMAIL, NO_LINES):
+        assert name in shown
+
+
+def test_a_rerun_sends_nothing_twice(demo):
+    emails_before = len(httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json())
+    posts_before = len(demo.slack_posts())
+    demo.airflow.dags_test("propale_send_proposals")
+    assert len(httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json()) == emails_before
+    assert len(demo.slack_posts()) == posts_before, "a run with nothing to report stays quiet"
+    assert demo.deal(LUMEN)["propale_status"] == "sent"
+
+
+def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
+    first = demo.deal(LUMEN)
+    demo.flag(LUMEN)
+    demo.airflow.dags_test("propale_send_proposals")
+    second = demo.deal(LUMEN)
+    assert second["propale_status"] == "sent"
+    assert second["propale_proposal_number"] != first["propale_proposal_number"]
+    assert second["propale_proposal_url"] != first["propale_proposal_url"]
+    emails = demo.emails_to("lea.garnier@atelier-lumen.example")
+    assert len(emails) == 2
+    assert "nouvelle version" in emails[0]["subject"]
+
+
+def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
+    contact_id = demo.hubspot.crm.associations.v4.basic_api.get_page("deals", demo.deal_ids[NO_EMAIL], "contacts").results[0].to_object_id
+    demo.hubspot.crm.contacts.basic_api.update(str(contact_id), {"properties": {"email": "maxime.girard@vasseur-avocats.example"}})
+    demo.flag(NO_EMAIL)
+    demo.airflow.dags_test("propale_send_proposals", conf={"deal_ids": [demo.deal_ids[NO_EMAIL]]})
+    assert demo.deal(NO_EMAIL)["propale_status"] == "sent"
+    assert not demo.deal(NO_EMAIL)["propale_error"], "the old error is cleared"
+    assert len(demo.emails_to("maxime.girard@vasseur-avocats.example")) == 1
+
+
+def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
+    """Kill the whole Airflow process as soon as the first email lands, then run again."""
+    names = ["Onde Verte — 2 bureaux fixes au trimestre", "Collectif Paprika — bureau privé 2 places", "Atelier Lumen — bureau fixe supplémentaire"]
+    demo.flag(*names)
+    before = {m["id"] for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json()}
+    process = subprocess.Popen(
+        demo.airflow.argv("airflow", "dags", "test", "propale_send_proposals"),
+        env=demo.airflow.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and process.poll() is None:
+        arrived = [m for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json() if m["id"] not in before]
+        if arrived:
+            os.killpg(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    process.wait()
+    assert arrived, "the run was killed after at least one email"
+
+    demo.airflow.dags_test("propale_send_proposals")
+    new = [m for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json() if m["id"] not in before]
+    recipients = sorted(address for m in new for address in m["envelope_to"])
+    assert len(recipients) == len(set(recipients)) == 3, "exactly one email per deal"
+    for name in names:
+        deal = demo.deal(name)
+        # The one email caught between the server's OK and the ledger's record is flagged for a human.
+        assert deal["propale_status"] == "sent" or "n'a pas pu être confirmé" in deal["propale_error"]
