@@ -1,0 +1,128 @@
+"""The HubSpot gateway against the sandbox: setup, finding flagged deals, batch reads and writes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInputForCreate
+from hubspot.crm.properties import OptionInput, PropertyUpdate
+
+from propale.crm import DEAL_PROPERTIES, HubSpotGateway, NoteRequest, Status, deal_input, make_client
+
+
+@pytest.fixture
+def hubspot(start_sandbox):
+    sandbox = start_sandbox(reset=True)
+    client = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
+    return sandbox, client, HubSpotGateway(client)
+
+
+def _create_deals(client, count: int, **properties: str) -> list[str]:
+    ids = []
+    for start in range(0, count, 100):
+        inputs = [
+            {"properties": {"dealname": f"Deal {start + i}", **properties}} for i in range(min(100, count - start))
+        ]
+        response = client.crm.deals.batch_api.create(BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs))
+        ids += [deal.id for deal in response.results]
+    return ids
+
+
+def test_setup_creates_the_properties_once_then_costs_two_reads(hubspot):
+    sandbox, client, gateway = hubspot
+    created = gateway.ensure_deal_properties()
+    assert "group propale" in created
+    assert {spec.name for spec in DEAL_PROPERTIES} <= set(created)
+    status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
+    assert [(o.value, o.label) for o in status.options] == [
+        ("not_created", "Proposition non créée"),
+        ("to_propose", "À proposer"),
+        ("sent", "Proposition envoyée"),
+        ("accepted", "Proposition acceptée"),
+        ("error", "Erreur"),
+    ]
+    with sandbox.admin("hubspot") as admin:
+        admin.reset_stats()
+        assert gateway.ensure_deal_properties() == []
+        assert admin.stats()["total"] == 2
+
+
+def test_setup_adds_what_is_missing_without_clobbering_an_admins_changes(hubspot):
+    sandbox, client, gateway = hubspot
+    gateway.ensure_deal_properties()
+    status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
+    # An admin renames a label, adds an option of their own, and someone deletes "error".
+    options = [
+        OptionInput(label="Envoyée au client" if o.value == "sent" else o.label, value=o.value, display_order=o.display_order, hidden=False)
+        for o in status.options
+        if o.value != "error"
+    ] + [OptionInput(label="En pause", value="on_hold", display_order=9, hidden=False)]
+    client.crm.properties.core_api.update("deals", "propale_status", PropertyUpdate(options=options))
+    client.crm.properties.core_api.archive("deals", "propale_error")
+
+    assert gateway.ensure_deal_properties() == ["propale_error", "propale_status options error"]
+    status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
+    labels = {o.value: o.label for o in status.options}
+    assert labels["sent"] == "Envoyée au client" and labels["on_hold"] == "En pause" and labels["error"] == "Erreur"
+
+
+def test_finding_flagged_deals_pages_past_the_search_cap_and_in_id_order(hubspot):
+    sandbox, client, gateway = hubspot
+    gateway.ensure_deal_properties()
+    flagged = _create_deals(client, 10_050, propale_status=Status.TO_PROPOSE)
+    _create_deals(client, 30, propale_status=Status.SENT)
+    with sandbox.admin("hubspot") as admin:
+        admin.reset_stats()
+        found = gateway.find_deal_ids(Status.TO_PROPOSE)
+        searches = sum(
+            entry["count"] for endpoint, entry in admin.stats()["endpoints"].items() if endpoint.endswith("/search")
+        )
+    assert found == sorted(flagged, key=int), "every flagged deal, beyond search's 10,000-result cap"
+    assert searches == 51, "200 per page"
+
+
+def test_a_deal_flagged_during_index_lag_is_found_by_a_later_run(hubspot):
+    sandbox, client, gateway = hubspot
+    gateway.ensure_deal_properties()
+    with sandbox.admin("hubspot") as admin:
+        admin.set_faults(search_lag_s=1.5)
+    [deal_id] = _create_deals(client, 1, propale_status=Status.TO_PROPOSE)
+    assert gateway.find_deal_ids(Status.TO_PROPOSE) == []
+    time.sleep(1.6)
+    assert gateway.find_deal_ids(Status.TO_PROPOSE) == [deal_id]
+
+
+def test_reading_deals_costs_a_fixed_number_of_batch_calls(start_sandbox):
+    sandbox = start_sandbox(reset=True, seed="demo")
+    client = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
+    gateway = HubSpotGateway(client)
+    deal_ids = [deal.id for deal in client.crm.deals.basic_api.get_page(limit=100).results]
+    with sandbox.admin("hubspot") as admin:
+        admin.reset_stats()
+        deals = gateway.read_deals(deal_ids)
+        calls = admin.stats()["total"]
+    # deals, 3 association reads, contacts, companies, line items, products, owners (active, archived)
+    assert calls == 10
+    assert len(deals) == len(deal_ids) == 12
+    lumen = next(d for d in deals.values() if d.name == "Atelier Lumen — 3 postes nomades")
+    proposal_input = deal_input(lumen)
+    assert proposal_input.contact.email == "lea.garnier@atelier-lumen.example"
+    assert proposal_input.company.name == "Atelier Lumen"
+    assert proposal_input.company.vat_number.startswith("FR")
+    assert proposal_input.owner.email.endswith("@lafabrique-commune.example")
+    assert [line.recurring_billing_frequency for line in proposal_input.line_items] == ["monthly"]
+
+
+def test_a_note_with_its_pdf_lands_on_the_deal_timeline(hubspot):
+    sandbox, client, gateway = hubspot
+    [deal_id] = _create_deals(client, 1)
+    gateway.create_notes(
+        [NoteRequest(deal_id, "<p>Proposition <b>DEV-2026-00001</b></p>", "DEV-2026-00001.pdf", b"%PDF-1.7 test")],
+        timestamp="2026-11-27T10:00:00.000Z",
+    )
+    [association] = client.crm.associations.v4.basic_api.get_page("deals", deal_id, "notes").results
+    note = client.crm.objects.notes.basic_api.get_by_id(str(association.to_object_id), properties=["hs_note_body", "hs_attachment_ids"])
+    file = client.files.files_api.get_by_id(note.properties["hs_attachment_ids"])
+    assert file.name.startswith("DEV-2026-00001")
+    assert "DEV-2026-00001" in note.properties["hs_note_body"]
