@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy
+from factories import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
 
 from propale.ledger import (
     PROPOSAL_EMAIL,
@@ -32,7 +33,6 @@ from propale.ledger import (
     new_token,
 )
 from propale.proposals import build_snapshot
-from test_proposals import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
 
 POSTGRES_URL = os.environ.get("PROPALE_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 

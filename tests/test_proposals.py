@@ -1,7 +1,4 @@
-"""The proposal domain: what a rep is told to fix, the arithmetic, the frozen snapshot.
-
-The sample deal and settings here are also used by the ledger, rendering and email tests.
-"""
+"""The proposal domain: what a rep is told to fix, the arithmetic, the frozen snapshot."""
 
 from __future__ import annotations
 
@@ -11,80 +8,28 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
+from factories import (
+    DESK,
+    ISSUED_AT,
+    OFFICE,
+    ROOM,
+    SETUP,
+    eur,
+    line,
+    sample_deal,
+    sample_snapshot,
+)
 
-from propale.money import format_amount
 from propale.proposals import (
     BILLING_INTERVALS,
-    CompanyInput,
-    DealInput,
     InvalidDeal,
-    LineItemInput,
     PersonInput,
     ProposalSnapshot,
-    build_snapshot,
     proposal_number,
     source_fingerprint,
     validate,
     validity_period,
 )
-from propale.settings import Settings
-
-ISSUED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
-SELLER = {
-    "name": "Les Bureaux du Canal",
-    "address": "12 quai de Jemmapes\n75010 Paris",
-    "siren": "812345678",
-    "vat_number": "FR45812345678",
-    "email": "contact@bureauxducanal.fr",
-    "phone": "01 84 80 00 00",
-    "legal_mentions": "SAS au capital de 20 000 € – RCS Paris 812 345 678",
-}
-
-
-def sample_settings(**variables: str) -> Settings:
-    values = {
-        "propale_public_url": "https://propale.bureauxducanal.fr",
-        "propale_secret_key": "s" * 40,
-        "propale_seller": json.dumps(SELLER),
-        **variables,
-    }
-    return Settings.load(values.get, environ={"AIRFLOW_HOME": "/tmp/airflow"})
-
-
-def line(name: str = "Bureau privé 4 postes", quantity: str = "1", price: str = "2000", **fields) -> LineItemInput:
-    return LineItemInput(id=fields.pop("id", f"li-{name}"), name=name, quantity=quantity, price=price, **fields)
-
-
-DESK = line("Poste fixe", "2", "450", sku="DESK-FIX", product_id="p-desk", recurring_billing_frequency="monthly")
-OFFICE = line("Bureau privé 4 postes", "1", "2000", sku="OFF-4", product_id="p-office", recurring_billing_frequency="monthly")
-SETUP = line("Frais de mise en service", "1", "150", sku="SETUP", product_id="p-setup")
-ROOM = line("Salle de réunion (demi-journée)", "3", "120", sku="ROOM-HD", tax_rate="20")
-
-
-def sample_deal(**fields) -> DealInput:
-    values = {
-        "id": "9001",
-        "name": "Acme – bureau privé",
-        "currency": "EUR",
-        "owner": PersonInput("77", "paul.durand@bureauxducanal.fr", "Paul", "Durand"),
-        "contact": PersonInput("501", "jeanne.martin@acme.fr", "Jeanne", "Martin"),
-        "company": CompanyInput(
-            "601", "Acme SARL", ("3 rue des Lilas", "Bâtiment B"), "69003", "Lyon", "France", "FR12345678901", "345678901"
-        ),
-        "line_items": (OFFICE, SETUP),
-    }
-    values.update(fields)
-    return DealInput(**values)
-
-
-def sample_snapshot(deal: DealInput | None = None, *, number: str = "DEV-2026-00042", version: int = 1, **settings) -> ProposalSnapshot:
-    valid_until, _ = validity_period(ISSUED_AT, 30)
-    return build_snapshot(deal or sample_deal(), sample_settings(**settings), number, version, ISSUED_AT, valid_until)
-
-
-def eur(cents: int) -> str:
-    return format_amount(cents, "eur")
-
 
 # --- validation ---------------------------------------------------------------------------------
 

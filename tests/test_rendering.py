@@ -12,6 +12,17 @@ from datetime import date
 
 import pypdf
 import pytest
+from factories import (
+    OFFICE,
+    ROOM,
+    SETUP,
+    CompanyInput,
+    PersonInput,
+    eur,
+    line,
+    sample_deal,
+    sample_snapshot,
+)
 from jinja2 import UndefinedError
 
 from propale.rendering import (
@@ -22,7 +33,6 @@ from propale.rendering import (
     render_proposal_html,
     render_proposal_pdf,
 )
-from test_proposals import OFFICE, ROOM, SETUP, CompanyInput, PersonInput, eur, line, sample_deal, sample_snapshot
 
 URL = "https://propale.bureauxducanal.fr/p/tok_123"
 HOSTILE = "<script>alert('x')</script>"
