@@ -29,7 +29,15 @@ from markupsafe import escape
 
 from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input
 from propale.emails import build_proposal_email
-from propale.ledger import PROPOSAL_EMAIL, DeliveryStatus, Ledger, NewDelivery, ProposalAlreadyAccepted, delivery_key
+from propale.ledger import (
+    PROPOSAL_EMAIL,
+    DeliveryStatus,
+    Ledger,
+    NewDelivery,
+    ProposalAlreadyAccepted,
+    ProposalStatus,
+    delivery_key,
+)
 from propale.proposals import build_snapshot, source_fingerprint, validate
 from propale.rendering import render_proposal_pdf
 from propale.settings import Settings
@@ -160,6 +168,9 @@ def deliver(
     proposal = ledger.get_proposal(outcome.proposal_id)
     if proposal is None or proposal.snapshot is None:
         raise RuntimeError(f"proposal {outcome.proposal_id} of deal {outcome.deal_id} has no snapshot")
+    if proposal.status == ProposalStatus.REPLACED:
+        # A re-run of an old run: the rep has flagged the deal again since, the newer version counts.
+        return _replaced(outcome, proposal.number)
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
     if not ledger.has_document(proposal.id):
         token = proposal_token(settings.secret_key, proposal.number, proposal.version)
@@ -182,8 +193,7 @@ def deliver(
     if delivery is None or delivery.status == DeliveryStatus.DONE:
         return outcome
     if delivery.status == DeliveryStatus.CANCELLED:
-        outcome.problems = ["Cette proposition a été remplacée par une version plus récente."]
-        return outcome
+        return _replaced(outcome, proposal.number)
     if delivery.started_at is not None and delivery.last_error is None:
         # An earlier attempt stopped between handing the email to the server and recording it:
         # it may have arrived. Sending again could give the customer two emails; ask a human.
@@ -210,6 +220,12 @@ def deliver(
         raise
     ledger.complete_delivery(key)
     log.info("Proposal %s v%d emailed for deal %s", proposal.number, proposal.version, outcome.deal_id)
+    return outcome
+
+
+def _replaced(outcome: DealOutcome, number: str) -> DealOutcome:
+    outcome.problems = [f"La proposition {number} a été remplacée par une version plus récente : rien n'a été envoyé."]
+    outcome.skipped = True
     return outcome
 
 

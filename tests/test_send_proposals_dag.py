@@ -95,7 +95,9 @@ def demo(tmp_path_factory, airflow_for):
 
 def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
     demo.flag(LUMEN, BOULANGERIE, KAIROS, NO_EMAIL, NO_LINES)
-    demo.airflow.dags_test("propale_send_proposals")
+    run = demo.airflow.dags_test("propale_send_proposals")
+    # Operators see one mapped task instance per deal, named after it.
+    assert f"rendered_map_index='{LUMEN}'" in run.stdout + run.stderr
 
     lumen = demo.deal(LUMEN)
     assert lumen["propale_status"] == "sent"
