@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 PROPALE_HOME ?= $(CURDIR)/.propale
 export PROPALE_HOME
 
-.PHONY: install test demo sandbox lock clean
+.PHONY: install test demo sandbox lock clean browser-deps
 
 install: $(VENV)/.installed
 
@@ -26,6 +26,13 @@ demo: install
 
 sandbox: install
 	$(BIN)/propale sandbox
+
+# Headless Chromium for the browser tests (tests/test_browser.py): Debian's package, driven by
+# Playwright through its executable_path (no browser download). Needs root or sudo.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 # Re-resolve the lock from requirements.in (needs the package registry).
 lock:

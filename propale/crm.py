@@ -434,6 +434,14 @@ def _status_set_at(deal: Any) -> str | None:
     return None
 
 
+def _person(record: dict[str, Any] | None, first_name: str, last_name: str) -> PersonInput | None:
+    if record is None:
+        return None
+    return PersonInput(
+        id=record["id"], email=record.get("email"), first_name=record.get(first_name), last_name=record.get(last_name)
+    )
+
+
 def deal_input(record: DealRecord) -> DealInput:
     """What the proposal logic needs of a deal, in its own terms."""
     contact = record.contacts[0] if record.contacts else None
@@ -444,19 +452,9 @@ def deal_input(record: DealRecord) -> DealInput:
         id=record.id,
         name=record.name,
         currency=record.properties.get("deal_currency_code"),
-        owner=PersonInput(
-            id=owner["id"], email=owner.get("email"), first_name=owner.get("firstName"), last_name=owner.get("lastName")
-        )
-        if owner
-        else None,
-        contact=PersonInput(
-            id=contact["id"],
-            email=contact.get("email"),
-            first_name=contact.get("firstname"),
-            last_name=contact.get("lastname"),
-        )
-        if contact
-        else None,
+        # Owners come from the owners API (camelCase), contacts from the CRM (lower-case properties).
+        owner=_person(owner, "firstName", "lastName"),
+        contact=_person(contact, "firstname", "lastname"),
         company=CompanyInput(
             id=company["id"],
             name=company.get("name"),

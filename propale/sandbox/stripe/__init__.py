@@ -1,20 +1,7 @@
-"""Stripe API stand-in (placeholder until the stand-in lands)."""
+"""Stripe API stand-in: the API at the version the installed `stripe` library sends, hosted
+Checkout, invoice and receipt pages, events, idempotency, test clocks and the Checkout test helper."""
 
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from propale.sandbox.stripe.app import create_service
+from propale.sandbox.stripe.seed import seed_demo
 
-from propale.sandbox.config import SandboxConfig
-from propale.sandbox.service import COMMON_FAULTS, Faults, SandboxService
-from propale.sandbox.store import Store
-
-
-def create_service(store: Store, config: SandboxConfig) -> SandboxService:
-    return SandboxService(
-        "stripe",
-        Starlette(),
-        faults=Faults(COMMON_FAULTS),
-        rate_limited=lambda request, retry_after: JSONResponse({}, status_code=429),
-        server_error=lambda request: JSONResponse({}, status_code=502),
-    )
-
-
+__all__ = ["create_service", "seed_demo"]
