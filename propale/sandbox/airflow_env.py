@@ -13,11 +13,11 @@ from propale.sandbox.config import SandboxConfig
 
 # The fictional company that sells in the demo (the customers are in the HubSpot seed).
 DEMO_SELLER = {
-    "name": "Les Ateliers Partagés SAS",
+    "name": "La Fabrique Commune SAS",
     "address": "18 rue des Tanneurs\n69001 Lyon\nFrance",
     "siren": "912345675",
     "vat_number": "FR47912345675",
-    "email": "bonjour@ateliers-partages.example",
+    "email": "bonjour@lafabrique-commune.example",
     "phone": "+33 4 78 00 00 00",
     "logo_url": "",
     "legal_mentions": (

@@ -18,7 +18,13 @@ from propale.sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
-SEEDS: dict[str, Callable[[Store], None]] = {"demo": hubspot.seed_demo}
+def seed_demo(store: Store) -> None:
+    """« La Fabrique Commune »: its HubSpot account, and its name on Stripe's invoices."""
+    hubspot.seed_demo(store)
+    stripe_standin.seed_demo(store)
+
+
+SEEDS: dict[str, Callable[[Store], None]] = {"demo": seed_demo}
 
 
 def build_services(store: Store, config: SandboxConfig) -> dict[str, tuple[SandboxService, int]]:
