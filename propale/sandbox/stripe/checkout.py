@@ -37,7 +37,7 @@ def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[
     if not isinstance(raw, dict):
         raise StripeError(f"Invalid {p}: must be a hash", param=p)
     if raw.get("price") and raw.get("price_data"):
-        raise StripeError(f"You may only specify one of these parameters: price, price_data.", param=f"{p}[price]")
+        raise StripeError("You may only specify one of these parameters: price, price_data.", param=f"{p}[price]")
     if raw.get("price"):
         price = stripe.get("price", raw["price"], f"{p}[price]")
         if not price["active"]:
@@ -168,7 +168,7 @@ def create(call: Call) -> dict[str, Any]:
     for name in ("success_url", "cancel_url"):
         url = params.get(name)
         if url and not str(url).startswith(("http://", "https://")):
-            raise StripeError(f"Not a valid URL", param=name, code="url_invalid")
+            raise StripeError("Not a valid URL", param=name, code="url_invalid")
     subtotal = sum(i["amount_subtotal"] for i in items)
     total = sum(i["amount_total"] for i in items)
     session_id = stripe.new_id("cs_test_a1", 56)

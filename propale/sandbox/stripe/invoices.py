@@ -298,7 +298,7 @@ def new_invoice(
 
 def finalize(stripe: Stripe, invoice: dict[str, Any], now: int) -> dict[str, Any]:
     if invoice["status"] != "draft":
-        raise StripeError(f"This invoice is already finalized, you can't re-finalize a non-draft invoice.")
+        raise StripeError("This invoice is already finalized, you can't re-finalize a non-draft invoice.")
     invoice = dict(invoice)
     invoice.update(
         {

@@ -150,7 +150,7 @@ def _pm_from_params(stripe: Stripe, params: dict[str, Any]) -> dict[str, Any]:
             raise StripeError("The IBAN you entered is invalid.", param="sepa_debit[iban]", code="invalid_bank_account_iban")
         pm = new_sepa_method(stripe, iban, name=details["name"], email=details["email"])
     else:
-        raise StripeError(f"Invalid type: must be one of card or sepa_debit (in this sandbox)", param="type")
+        raise StripeError("Invalid type: must be one of card or sepa_debit (in this sandbox)", param="type")
     pm = {**pm, "billing_details": details, "metadata": metadata(params)}
     return stripe.save(pm)
 
