@@ -52,15 +52,15 @@ class StripeBilling:
         customer = snapshot.customer
         listing = self.client.v1.customers.list({"email": customer.email, "limit": 100})
         for candidate in listing.auto_paging_iter():
-            if candidate.metadata.get("hubspot_contact_id") == customer.contact_id:
+            if candidate.metadata.to_dict().get("hubspot_contact_id") == customer.contact_id:
                 return candidate.id
         return None
 
     def create_customer(self, snapshot: ProposalSnapshot) -> str:
         """A Stripe customer for the proposal's contact and company (the caller keeps its id).
 
-        The key is per proposal number, so retries of one acceptance reuse one customer; a
-        customer already known for the deal's contact is passed in by the caller instead.
+        The key is per proposal number, so retries of one acceptance reuse one customer; callers
+        look for the contact's existing customer first (`find_customer`).
         """
         customer = snapshot.customer
         params: dict[str, Any] = {
@@ -104,7 +104,7 @@ class StripeBilling:
         """The exclusive French VAT tax rate of this percentage, created once."""
         if rate not in self._tax_rates:
             for tax_rate in self.client.v1.tax_rates.list({"active": True, "inclusive": False, "limit": 100}).auto_paging_iter():
-                if Decimal(str(tax_rate.percentage)) == rate and tax_rate.metadata.get("propale") == "vat":
+                if Decimal(str(tax_rate.percentage)) == rate and tax_rate.metadata.to_dict().get("propale") == "vat":
                     self._tax_rates[rate] = tax_rate.id
                     break
             else:

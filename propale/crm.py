@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import hubspot
@@ -418,6 +419,11 @@ class HubSpotGateway:
 
     def deal_url(self, deal_id: str) -> str:
         return f"{self.app_url}/contacts/{self.portal_id or '0'}/record/0-3/{deal_id}"
+
+
+def hubspot_datetime(moment: datetime) -> str:
+    """A datetime property value as HubSpot writes them: UTC, milliseconds, `Z`."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _is_primary(associated: Any) -> bool:

@@ -303,6 +303,7 @@ class NewDelivery:
     key: str
     kind: str
     payload: bytes | None = None
+    proposal_id: int | None = None  # `attach_document` sets its own proposal; Stripe events name theirs
 
 
 @dataclass(frozen=True)
@@ -513,13 +514,9 @@ class Ledger:
     def _next_sequence(self, session: Session, year: int) -> int:
         """The next number of the year, atomically: the upsert locks the year's row until commit,
         so concurrent issuers queue and a rolled-back issue gives its number back (no gaps)."""
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
         table = _NumberSequenceRow.__table__
         statement = (
-            insert(table)
+            self._insert()(table)
             .values(year=year, last_number=1)
             .on_conflict_do_update(index_elements=[table.c.year], set_={"last_number": table.c.last_number + 1})
             .returning(table.c.last_number)
@@ -813,6 +810,17 @@ class Ledger:
             ).first()
             return CheckoutSession._of(row) if row else None
 
+    def checkout_sessions(self, proposal_id: int) -> list[CheckoutSession]:
+        """Every session recorded for the proposal, oldest first, whatever its status (the customer
+        page checks them with Stripe, and counts them to key the next one)."""
+        with self._transaction() as session:
+            rows = session.scalars(
+                select(_CheckoutSessionRow)
+                .where(_CheckoutSessionRow.proposal_id == proposal_id)
+                .order_by(_CheckoutSessionRow.id)
+            )
+            return [CheckoutSession._of(row) for row in rows]
+
     def record_checkout_session(
         self, proposal_id: int, *, method: str, stripe_session_id: str, url: str, expires_at: datetime
     ) -> CheckoutSession:
@@ -860,23 +868,66 @@ class Ledger:
 
     # --- Stripe events and cursors --------------------------------------------------------------
 
-    def record_stripe_event(self, event_id: str, event_type: str) -> bool:
-        """True the first time an event is recorded, False if it was already processed."""
-        if self._engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+    def record_stripe_event(self, event_id: str, event_type: str, deliveries: Sequence[NewDelivery] = ()) -> bool:
+        """True the first time an event is recorded, False if it was already processed.
+
+        `deliveries` are the event's side effects (the transactional outbox): they are stored
+        pending in the same transaction, only the first time, so an event is either processed
+        with all its effects queued or not processed at all. A delivery whose key already exists
+        is left as it is: keys name what must happen once (e.g. one email per invoice), whichever
+        event asks for it.
+        """
+        insert = self._insert()
         statement = (
             insert(_StripeEventRow.__table__)
             .values(event_id=event_id, type=event_type, processed_at=_now())
             .on_conflict_do_nothing(index_elements=["event_id"])
         )
         with self._transaction(write=True) as session:
-            return session.execute(statement).rowcount == 1
+            if session.execute(statement).rowcount != 1:
+                return False
+            now = _now()
+            for delivery in deliveries:
+                session.execute(
+                    insert(_DeliveryRow.__table__)
+                    .values(
+                        key=delivery.key,
+                        kind=delivery.kind,
+                        proposal_id=delivery.proposal_id,
+                        status=DeliveryStatus.PENDING,
+                        payload=delivery.payload,
+                        attempts=0,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["key"])
+                )
+            return True
+
+    def _insert(self) -> Any:
+        if self._engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert
 
     def is_stripe_event_processed(self, event_id: str) -> bool:
         with self._transaction() as session:
             return session.get(_StripeEventRow, event_id) is not None
+
+    def processed_stripe_events(self, event_ids: Sequence[str]) -> set[str]:
+        """Those of `event_ids` already processed (one query per 500 ids, not one per event)."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(event_ids))
+        with self._transaction() as session:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                found.update(session.scalars(select(_StripeEventRow.event_id).where(_StripeEventRow.event_id.in_(chunk))))
+        return found
+
+    def first_acceptance_at(self) -> datetime | None:
+        """When the oldest recorded acceptance happened: no Propale payment can be older."""
+        with self._transaction() as session:
+            return session.scalar(select(func.min(_AcceptanceRow.accepted_at)))
 
     def get_cursor(self, name: str) -> str | None:
         with self._transaction() as session:

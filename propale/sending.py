@@ -20,14 +20,14 @@ import logging
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 from markupsafe import escape
 
-from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input
+from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input, hubspot_datetime
 from propale.emails import build_proposal_email
 from propale.ledger import (
     PROPOSAL_EMAIL,
@@ -264,7 +264,7 @@ def write_back(
             "propale_status": Status.SENT,
             "propale_proposal_number": proposal.number,
             "propale_proposal_url": settings.proposal_url(token),
-            "propale_sent_at": _hubspot_datetime(proposal.sent_at),
+            "propale_sent_at": hubspot_datetime(proposal.sent_at),
             "propale_error": "",
         }
         report.sent.append(DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"))
@@ -276,7 +276,7 @@ def write_back(
         # Nothing is lost: these deals stay flagged and the next run writes them again.
         raise RuntimeError(f"HubSpot refused the update of {len(failures)} deal(s): {sorted(failures)}")
     if notes:
-        gateway.create_notes([note for _, note in notes], timestamp=_hubspot_datetime(now))
+        gateway.create_notes([note for _, note in notes], timestamp=hubspot_datetime(now))
         for note_key, _ in notes:
             ledger.complete_delivery(note_key)
     return report
@@ -298,10 +298,6 @@ def _proposal_note(ledger: Ledger, proposal: Any) -> NoteRequest:
 
 def _html(text: str) -> str:
     return str(escape(text))
-
-
-def _hubspot_datetime(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def summary(report: WriteBackReport, retrying: Sequence[DealLine]) -> dict[str, Any] | None:

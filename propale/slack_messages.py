@@ -69,3 +69,23 @@ def alert(title: str, deal: DealLine, action: str) -> dict[str, Any]:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(action)}]},
         ],
     }
+
+
+def announcement(title: str, deal: DealLine, facts: Sequence[str]) -> dict[str, Any]:
+    """Good news on one deal for the whole team (a proposal accepted), with a few facts."""
+    text = f"{title} : {deal.name}"
+    blocks: list[dict[str, Any]] = [_section(f"🎉 *{escape(title)}* : {link(deal.url, deal.name)}\n{escape(deal.detail)}")]
+    if facts:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(fact)} for fact in facts[:10]]})
+    return {"text": escape(text), "blocks": blocks}
+
+
+def operations_alert(title: str, detail: str, action: str) -> dict[str, Any]:
+    """A problem that concerns Propale itself rather than one deal (e.g. Stripe events lost)."""
+    return {
+        "text": escape(f"⚠️ {title}"),
+        "blocks": [
+            _section(f"⚠️ *{escape(title)}*\n{escape(detail)}"),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(action)}]},
+        ],
+    }

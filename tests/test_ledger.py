@@ -444,6 +444,49 @@ def test_stripe_events_are_processed_once(ledger):
     assert ledger.is_stripe_event_processed("evt_1")
 
 
+def test_a_stripe_event_and_its_effects_are_recorded_together_once(ledger):
+    sent, _ = publish(ledger, issue(ledger))
+    effects = [
+        NewDelivery(key="sync-email:invoice:in_1", kind="sync-email", payload=b"the invoice email", proposal_id=sent.id),
+        NewDelivery(key="sync-slack:evt_1:0", kind="sync-slack", payload=b"{}"),
+    ]
+    assert ledger.record_stripe_event("evt_1", "invoice.paid", effects) is True
+    assert [d.key for d in ledger.pending_deliveries(kind="sync-email")] == ["sync-email:invoice:in_1"]
+    assert ledger.delivery("sync-email:invoice:in_1").proposal_id == sent.id
+    ledger.start_delivery("sync-email:invoice:in_1")
+    ledger.complete_delivery("sync-email:invoice:in_1")
+
+    # A replay of the event queues nothing; another event asking for the same effect does not repeat it.
+    assert ledger.record_stripe_event("evt_1", "invoice.paid", effects) is False
+    assert ledger.record_stripe_event("evt_2", "invoice.payment_succeeded", effects[:1]) is True
+    assert ledger.delivery("sync-email:invoice:in_1").status == DeliveryStatus.DONE
+    assert [d.key for d in ledger.pending_deliveries()] == ["sync-slack:evt_1:0"]
+
+
+def test_an_event_whose_effects_cannot_be_stored_is_not_processed(ledger):
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        ledger.record_stripe_event("evt_1", "invoice.paid", [NewDelivery(key="k", kind="sync-email", proposal_id=424242)])
+    assert not ledger.is_stripe_event_processed("evt_1")
+    assert ledger.delivery("k") is None
+
+
+def test_processed_stripe_events_are_found_in_bulk(ledger):
+    for i in range(3):
+        ledger.record_stripe_event(f"evt_{i}", "invoice.paid")
+    wanted = [f"evt_{i}" for i in range(1200)]
+    assert ledger.processed_stripe_events(wanted) == {"evt_0", "evt_1", "evt_2"}
+    assert ledger.processed_stripe_events([]) == set()
+
+
+def test_first_acceptance_at(ledger):
+    assert ledger.first_acceptance_at() is None
+    first, _ = publish(ledger, issue(ledger, "deal-a"))
+    second, _ = publish(ledger, issue(ledger, "deal-b"))
+    ledger.record_acceptance(second.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=2), ip=None, user_agent=None)
+    ledger.record_acceptance(first.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=3), ip=None, user_agent=None)
+    assert ledger.first_acceptance_at() == ISSUED_AT + timedelta(hours=2)
+
+
 def test_cursors(ledger):
     assert ledger.get_cursor("hubspot-deals") is None
     ledger.set_cursor("hubspot-deals", "2026-03-02T09:30:00Z")

@@ -1,0 +1,112 @@
+"""
+### Propale: sync Stripe
+
+Every minute, reads what happened on Stripe since the last run (Checkout Sessions completed or
+expired, SEPA debits cleared or rejected, invoices paid or failed) and tells everyone: the deal in
+HubSpot (status « Proposition acceptée », payment method, Stripe ids, notes on its timeline), the
+customer (each paid invoice by email, with the invoice and a receipt as PDF), the deal's rep (by
+email) and the team (on Slack, last).
+
+Each Stripe event is processed once: its effects are queued in Propale's ledger together with the
+record that it was processed, then each task delivers its kind of effect at most once. A task
+that fails is retried; the next run also picks up whatever an earlier run left undelivered.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, task
+
+default_args = {
+    "owner": "propale",
+    "retries": 4,
+    "retry_delay": timedelta(seconds=15),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=5),
+}
+
+
+@dag(
+    dag_id="propale_sync_stripe",
+    schedule="* * * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    dagrun_timeout=timedelta(minutes=30),
+    tags=["propale", "stripe", "hubspot"],
+    doc_md=__doc__,
+)
+def propale_sync_stripe():
+    @task
+    def read_stripe_events() -> dict:
+        from airflow.sdk import BaseHook
+
+        from propale.hooks import HubSpotHook, StripeHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import read_events
+
+        settings = load_settings()
+        # Only the connection's settings: nothing is sent from this task.
+        from_address = BaseHook.get_connection("smtp_default").extra_dejson.get("from_email")
+        gateway = HubSpotHook().get_conn()
+        with open_ledger(settings) as ledger:
+            report = read_events(
+                StripeHook().get_conn(),
+                ledger,
+                settings,
+                deal_url=gateway.deal_url,
+                from_address=from_address,
+                now=pendulum.now("UTC"),
+            )
+        return report.to_dict()
+
+    # The delivery tasks also run when reading failed: what earlier events queued still goes out.
+    @task(trigger_rule="all_done")
+    def send_emails() -> dict:
+        from propale.hooks import PropaleSmtpHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import EMAIL, send_emails
+
+        settings = load_settings()
+        with open_ledger(settings) as ledger:
+            if not ledger.pending_deliveries(kind=EMAIL):
+                return {"sent": 0}
+            with PropaleSmtpHook(smtp_conn_id="smtp_default") as smtp:
+                return send_emails(ledger, smtp.send_message)
+
+    @task(trigger_rule="all_done")
+    def write_to_hubspot() -> dict:
+        from propale.hooks import HubSpotHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import write_to_hubspot
+
+        settings = load_settings()
+        with open_ledger(settings) as ledger:
+            return write_to_hubspot(HubSpotHook().get_conn(), ledger, pendulum.now("UTC"))
+
+    @task(trigger_rule="all_done")
+    def post_to_slack() -> int:
+        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import post_to_slack
+
+        settings = load_settings()
+        with open_ledger(settings) as ledger:
+            return post_to_slack(ledger, SlackWebhookHook(slack_webhook_conn_id="slack_default").send_dict)
+
+    @task(trigger_rule="one_failed")
+    def fail_run() -> None:
+        """Airflow sets a run's state from its last tasks; without this, a failed read or delivery
+        followed by a successful Slack post would show the run as a success."""
+        raise RuntimeError("A step of this run failed (see its logs); its work is retried by the next run.")
+
+    steps = [read_stripe_events(), send_emails(), write_to_hubspot()]
+    steps[0] >> steps[1] >> steps[2] >> post_to_slack()
+    steps >> fail_run()
+
+
+propale_sync_stripe()
