@@ -34,6 +34,21 @@ def _add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
             "Slack incoming-webhook receiver, each with a page to look at what arrived."
         ),
     )
+    _add_sandbox_options(parser)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=defaults.data_dir,
+        help="where state is kept across restarts (default: %(default)s)",
+    )
+    parser.add_argument("--reset", action="store_true", help="start with empty state")
+    parser.add_argument("--seed", choices=["demo"], help="load a data set (demo: a coworking company)")
+    parser.set_defaults(handler=_run_sandbox)
+
+
+def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's addresses, credentials and faults: the same options wherever it is started."""
+    defaults = SandboxConfig()
     parser.add_argument("--host", default=defaults.host, help="address to listen on")
     for service, port in [
         ("hubspot", defaults.hubspot_port),
@@ -44,14 +59,6 @@ def _add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
     ]:
         parser.add_argument(f"--{service}-port", type=int, default=port, metavar="PORT")
     parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=defaults.data_dir,
-        help="where state is kept across restarts (default: %(default)s)",
-    )
-    parser.add_argument("--reset", action="store_true", help="start with empty state")
-    parser.add_argument("--seed", choices=["demo"], help="load a data set (demo: a coworking company)")
-    parser.add_argument(
         "--fault",
         action="append",
         type=_fault_setting,
@@ -59,30 +66,33 @@ def _add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
         metavar="SERVICE.SETTING=N",
         help=(
             "inject a fault from the start, e.g. hubspot.latency_ms=100, stripe.error_rate=0.1, "
-            "hubspot.rate_limit=100, hubspot.search_lag_s=5 (repeatable; "
+            "hubspot.rate_limit=100, hubspot.search_lag_s=5, mailbox.smtp_error_rate=1 (repeatable; "
             "GET /_sandbox/faults on a stand-in lists its settings)"
         ),
     )
     parser.add_argument("--hubspot-token", default=defaults.hubspot_token)
     parser.add_argument("--stripe-secret-key", default=defaults.stripe_secret_key)
-    parser.set_defaults(handler=_run_sandbox)
 
 
-def _run_sandbox(args: argparse.Namespace) -> int:
-    from propale.sandbox.server import SEEDS, serve_forever
-    from propale.sandbox.store import Store
-
-    config = SandboxConfig(
+def _sandbox_config(args: argparse.Namespace, data_dir: Path) -> SandboxConfig:
+    return SandboxConfig(
         host=args.host,
         hubspot_port=args.hubspot_port,
         stripe_port=args.stripe_port,
         mailbox_port=args.mailbox_port,
         smtp_port=args.smtp_port,
         slack_port=args.slack_port,
-        data_dir=args.data_dir,
+        data_dir=data_dir,
         hubspot_token=args.hubspot_token,
         stripe_secret_key=args.stripe_secret_key,
     )
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from propale.sandbox.server import SEEDS, serve_forever
+    from propale.sandbox.store import Store
+
+    config = _sandbox_config(args, args.data_dir)
     if args.reset and config.data_dir.exists():
         shutil.rmtree(config.data_dir)
     store = Store(config.db_path)
@@ -119,10 +129,92 @@ def _run_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_parser(commands: argparse._SubParsersAction) -> None:
+    from propale.local import DEFAULT_PORT
+
+    parser = commands.add_parser(
+        "demo",
+        help="run the whole loop headlessly for the demo company's deals and print a report",
+        description=(
+            "Start the sandbox with the demo company (fresh state in $PROPALE_HOME), flag every deal, "
+            "send the proposals with Airflow, let each customer accept and pay over HTTP, sync Stripe, "
+            "renew a subscription a month later with a Stripe test clock, then report per deal. "
+            "Exits non-zero if a step failed; the two deliberately defective deals ending in "
+            "« Erreur » is expected."
+        ),
+    )
+    _add_sandbox_options(parser)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the customer page, served at http://HOST:PORT/propale as `propale run` serves it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="after the report, keep the sandbox and the customer page up until Ctrl-C",
+    )
+    parser.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from propale import demo
+    from propale.local import Workspace
+
+    workspace = Workspace.default()
+    options = demo.DemoOptions(
+        sandbox=_sandbox_config(args, workspace.sandbox_dir),
+        workspace=workspace,
+        port=args.port,
+        faults=dict(args.fault),
+        keep_running=args.keep_running,
+    )
+    return demo.run(options)
+
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    from propale.local import DEFAULT_PORT
+
+    parser = commands.add_parser(
+        "run",
+        help="run Airflow locally (scheduler, DAG processor, triggerer, API server) against the sandbox",
+        description=(
+            "Start the sandbox (state kept in $PROPALE_HOME; the demo company is loaded the first time) "
+            "and Airflow on SQLite with the LocalExecutor and no login prompt, the DAGs unpaused and "
+            "the customer page served under /propale by the API server. Ctrl-C stops everything."
+        ),
+    )
+    _add_sandbox_options(parser)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of Airflow's API server: UI, REST API, customer page under /propale (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_run_local)
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    from propale import local_run
+    from propale.local import Workspace
+
+    workspace = Workspace.default()
+    options = local_run.RunOptions(
+        sandbox=_sandbox_config(args, workspace.sandbox_dir),
+        workspace=workspace,
+        port=args.port,
+        faults=dict(args.fault),
+    )
+    return local_run.run(options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="propale", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     _add_sandbox_parser(commands)
+    _add_demo_parser(commands)
+    _add_run_parser(commands)
     setup = commands.add_parser(
         "setup",
         help="create Propale's property group and deal properties in HubSpot (idempotent)",

@@ -21,14 +21,13 @@ import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
 from markupsafe import escape
 
 from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input, hubspot_datetime
-from propale.emails import build_proposal_email
+from propale.emails import build_proposal_email, parse_stored
 from propale.ledger import (
     PROPOSAL_EMAIL,
     DeliveryStatus,
@@ -203,7 +202,7 @@ def deliver(
         ]
         return outcome
     ledger.start_delivery(key)
-    message = message_from_bytes(delivery.payload or b"", policy=policy.SMTP)
+    message = parse_stored(delivery.payload or b"")
     try:
         send_email(message)  # type: ignore[arg-type]
     except smtplib.SMTPRecipientsRefused:

@@ -23,7 +23,6 @@ import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
@@ -32,7 +31,7 @@ import stripe
 from markupsafe import escape
 
 from propale.crm import HubSpotGateway, NoteRequest, Status, hubspot_datetime
-from propale.emails import build_invoice_email, build_team_email
+from propale.emails import build_invoice_email, build_team_email, parse_stored
 from propale.ledger import CheckoutStatus, Ledger, NewDelivery, Proposal
 from propale.money import format_amount
 from propale.proposals import PAYMENT_METHOD_LABELS, TIMEZONE, ProposalSnapshot
@@ -705,7 +704,7 @@ def send_emails(ledger: Ledger, send_email: EmailSender) -> dict[str, int]:
     """Send pending emails in event order, each at most once."""
     sent = unconfirmed = refused = 0
     for delivery in ledger.pending_deliveries(kind=EMAIL):
-        message = message_from_bytes(delivery.payload or b"", policy=policy.SMTP)
+        message = parse_stored(delivery.payload or b"")
         subject = str(message["Subject"] or "")
         if delivery.started_at is not None and delivery.last_error is None:
             # An earlier attempt stopped between handing the email over and recording it: it may have

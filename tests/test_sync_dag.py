@@ -298,7 +298,8 @@ def test_a_declined_card_then_a_good_one_is_one_acceptance(world, paid_by_card):
 @pytest.fixture(scope="module")
 def sepa_and_expiry(world):
     """SEPA debits that take a while to clear, and a payment page left to expire after a click."""
-    world.stripe_faults(sepa_delay_s=20)
+    # Long enough for the first sync to run while the debits are still pending, even on a busy machine.
+    world.stripe_faults(sepa_delay_s=45)
     sessions = {SEPA_PAID: world.open_checkout(SEPA_PAID, "sepa_debit"), SEPA_REJECTED: world.open_checkout(SEPA_REJECTED, "sepa_debit")}
     world.pay(sessions[SEPA_PAID].id, iban=SEPA_OK, name="Nadia Benali")
     world.pay(sessions[SEPA_REJECTED].id, iban=SEPA_KO, name="Manon Lambert")

@@ -111,6 +111,10 @@ class SandboxProcess:
             time.sleep(0.1)
         return self
 
+    def poll(self) -> int | None:
+        """The exit code once the process has ended (None while it runs)."""
+        return None if self._process is None else self._process.poll()
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         """Stop the process; SIGKILL simulates a crash (state written so far must survive)."""
         if self._process is None or self._process.poll() is not None:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import stripe
 from fastapi import APIRouter, Form, Request
 from starlette.exceptions import HTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from propale.ledger import Proposal
 from propale.web.acceptance import Redirect, State, accept, offered_methods, paid_method, paid_session, state_of
@@ -33,6 +33,13 @@ def _proposal(services: Services, token: str) -> Proposal:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+@router.get("/healthz")
+def health() -> Response:
+    """For the container's health check and the proxy: the process answers. It reads no setting and
+    touches neither the ledger nor Stripe, so a slow dependency never gets a healthy page restarted."""
+    return PlainTextResponse("ok")
 
 
 @router.get("/p/{token}")

@@ -113,3 +113,7 @@ DEALS = [
      "stage": "appointmentscheduled", "close_in_days": 122,
      "items": []},
 ]  # fmt: skip
+
+# The deals that are defective on purpose (see the module docstring): `propale demo` expects
+# them to end in « Erreur » with their reason, and every other deal to be sent.
+DEFECTIVE_DEALS = ("Cabinet Vasseur — postes nomades stagiaires", "Collectif Paprika — projet à chiffrer")
