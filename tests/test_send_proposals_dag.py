@@ -6,74 +6,15 @@ read from the sandbox mailbox and Slack receiver; HubSpot's state is read back t
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
 import time
 
-import httpx
 import pytest
-from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, BatchReadInputSimplePublicObjectId
-from pypdf import PdfReader
-
-from propale.crm import make_client
+from demo_world import DemoWorld, running_demo
 
 pytestmark = pytest.mark.timeout(900)
-
-FULL_READ = ["dealname", "propale_status", "propale_proposal_number", "propale_proposal_url", "propale_sent_at", "propale_error"]
-
-
-class Demo:
-    """The seeded demo company, seen through HubSpot's API, the mailbox and Slack."""
-
-    def __init__(self, sandbox, airflow):
-        self.sandbox = sandbox
-        self.airflow = airflow
-        self.hubspot = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
-        self.deal_ids = {}
-        after = None
-        while True:
-            page = self.hubspot.crm.deals.basic_api.get_page(limit=100, after=after, properties=["dealname"])
-            self.deal_ids.update({deal.properties["dealname"]: deal.id for deal in page.results})
-            if not page.paging:
-                break
-            after = page.paging.next.after
-
-    def flag(self, *names: str) -> None:
-        self.hubspot.crm.deals.batch_api.update(
-            BatchInputSimplePublicObjectBatchInput(
-                inputs=[{"id": self.deal_ids[name], "properties": {"propale_status": "to_propose"}} for name in names]
-            )
-        )
-
-    def deal(self, name: str) -> dict:
-        response = self.hubspot.crm.deals.batch_api.read(
-            BatchReadInputSimplePublicObjectId(inputs=[{"id": self.deal_ids[name]}], properties=FULL_READ)
-        )
-        return response.results[0].properties
-
-    def emails_to(self, address: str) -> list[dict]:
-        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages", params={"to": address}).json()
-
-    def attachment(self, message: dict) -> bytes:
-        return httpx.get(f"{self.sandbox.config.mailbox_url}/messages/{message['id']}/attachments/0").content
-
-    def slack_posts(self) -> list[dict]:
-        return httpx.get(f"{self.sandbox.config.slack_url}/api/messages").json()
-
-    def notes_on(self, name: str) -> list[dict]:
-        associations = self.hubspot.crm.associations.v4.basic_api.get_page("deals", self.deal_ids[name], "notes")
-        note_ids = [str(a.to_object_id) for a in associations.results]
-        if not note_ids:
-            return []
-        notes = self.hubspot.crm.objects.notes.batch_api.read(
-            BatchReadInputSimplePublicObjectId(
-                inputs=[{"id": i} for i in note_ids], properties=["hs_note_body", "hs_attachment_ids"]
-            )
-        )
-        return [n.properties for n in notes.results]
-
 
 LUMEN = "Atelier Lumen — 3 postes nomades"
 BOULANGERIE = "Boulangerie Numérique — bureau privé 4 places"
@@ -84,13 +25,8 @@ NO_LINES = "Collectif Paprika — projet à chiffrer"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, airflow_for):
-    from propale.sandbox.process import SandboxProcess, config_on_free_ports
-
-    config = config_on_free_ports(tmp_path_factory.mktemp("demo") / "state")
-    with SandboxProcess(config, reset=True, seed="demo") as sandbox:
-        airflow = airflow_for(sandbox)
-        subprocess.run(airflow.argv("propale", "setup"), env=airflow.env, check=True, capture_output=True)
-        yield Demo(sandbox, airflow)
+    for sandbox, airflow in running_demo(tmp_path_factory, airflow_for, "send"):
+        yield DemoWorld(sandbox, airflow)
 
 
 def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
@@ -107,13 +43,13 @@ def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
     numbers = {demo.deal(name)["propale_proposal_number"] for name in (LUMEN, BOULANGERIE, KAIROS)}
     assert len(numbers) == 3, "each proposal has its own number"
 
-    [email] = demo.emails_to("lea.garnier@atelier-lumen.example")
+    [email] = demo.emails("lea.garnier@atelier-lumen.example")
     assert lumen["propale_proposal_number"] in email["subject"]
     assert email["reply_to"].endswith("@lafabrique-commune.example>") or "@lafabrique-commune.example" in email["reply_to"]
-    detail = httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages/{email['id']}").json()
+    detail = demo.email_detail(email)
     assert lumen["propale_proposal_url"] in detail["html"] and "Voir ma proposition" in detail["html"]
     assert lumen["propale_proposal_url"] in detail["text"]
-    pdf_text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(demo.attachment(email))).pages)
+    pdf_text = demo.pdf_text(email)
     assert lumen["propale_proposal_number"] in pdf_text
     assert "Atelier Lumen" in pdf_text and "€" in pdf_text
 
@@ -136,10 +72,10 @@ def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
 
 
 def test_a_rerun_sends_nothing_twice(demo):
-    emails_before = len(httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json())
+    emails_before = len(demo.emails())
     posts_before = len(demo.slack_posts())
     demo.airflow.dags_test("propale_send_proposals")
-    assert len(httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json()) == emails_before
+    assert len(demo.emails()) == emails_before
     assert len(demo.slack_posts()) == posts_before, "a run with nothing to report stays quiet"
     assert demo.deal(LUMEN)["propale_status"] == "sent"
 
@@ -152,7 +88,7 @@ def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
     assert second["propale_status"] == "sent"
     assert second["propale_proposal_number"] != first["propale_proposal_number"]
     assert second["propale_proposal_url"] != first["propale_proposal_url"]
-    emails = demo.emails_to("lea.garnier@atelier-lumen.example")
+    emails = demo.emails("lea.garnier@atelier-lumen.example")
     assert len(emails) == 2
     assert "nouvelle version" in emails[0]["subject"]
 
@@ -164,14 +100,14 @@ def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
     demo.airflow.dags_test("propale_send_proposals", conf={"deal_ids": [demo.deal_ids[NO_EMAIL]]})
     assert demo.deal(NO_EMAIL)["propale_status"] == "sent"
     assert not demo.deal(NO_EMAIL)["propale_error"], "the old error is cleared"
-    assert len(demo.emails_to("maxime.girard@vasseur-avocats.example")) == 1
+    assert len(demo.emails("maxime.girard@vasseur-avocats.example")) == 1
 
 
 def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     """Kill the whole Airflow process as soon as the first email lands, then run again."""
     names = ["Onde Verte — 2 bureaux fixes au trimestre", "Collectif Paprika — bureau privé 2 places", "Atelier Lumen — bureau fixe supplémentaire"]
     demo.flag(*names)
-    before = {m["id"] for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json()}
+    before = {m["id"] for m in demo.emails()}
     process = subprocess.Popen(
         demo.airflow.argv("airflow", "dags", "test", "propale_send_proposals"),
         env=demo.airflow.env,
@@ -181,7 +117,7 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
-        arrived = [m for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json() if m["id"] not in before]
+        arrived = [m for m in demo.emails() if m["id"] not in before]
         if arrived:
             os.killpg(process.pid, signal.SIGKILL)
             break
@@ -190,7 +126,7 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     assert arrived, "the run was killed after at least one email"
 
     demo.airflow.dags_test("propale_send_proposals")
-    new = [m for m in httpx.get(f"{demo.sandbox.config.mailbox_url}/api/messages").json() if m["id"] not in before]
+    new = [m for m in demo.emails() if m["id"] not in before]
     recipients = sorted(address for m in new for address in m["envelope_to"])
     assert len(recipients) == len(set(recipients)) == 3, "exactly one email per deal"
     for name in names:

@@ -8,7 +8,6 @@ in HubSpot, emails and their PDFs in the mailbox, Slack posts.
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -18,28 +17,13 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 import stripe
-from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, BatchReadInputSimplePublicObjectId
-from pypdf import PdfReader
+from demo_world import DemoWorld, running_demo
 
 from propale.billing import CheckoutRequest, StripeBilling
-from propale.crm import make_client
 from propale.ledger import Ledger
 from propale.money import format_amount
 
 pytestmark = pytest.mark.timeout(900)
-
-DEAL_PROPERTIES = [
-    "dealname",
-    "propale_status",
-    "propale_proposal_number",
-    "propale_proposal_url",
-    "propale_accepted_at",
-    "propale_payment_method",
-    "propale_error",
-    "stripe_customer_id",
-    "stripe_subscription_id",
-    "stripe_invoice_id",
-]
 
 CARD_SUBSCRIPTION = "Atelier Lumen — 3 postes nomades"
 CARD_ONE_OFF = "Studio Kairos — 4 demi-journées de salle"
@@ -56,23 +40,13 @@ SEPA_OK = "FR1420041010050500013M02606"
 SEPA_KO = "FR8420041010050500013M02607"
 
 
-class World:
-    """The demo company after its proposals went out, seen through every stand-in."""
+class World(DemoWorld):
+    """The demo company after its proposals went out, and its customers' side."""
 
     def __init__(self, sandbox, airflow):
-        self.sandbox = sandbox
-        self.airflow = airflow
+        super().__init__(sandbox, airflow)
         config = sandbox.config
-        self.hubspot = make_client(config.hubspot_token, host=config.hubspot_url)
         self.stripe = stripe.StripeClient(config.stripe_secret_key, base_addresses={"api": config.stripe_url})
-        self.deal_ids: dict[str, str] = {}
-        after = None
-        while True:
-            page = self.hubspot.crm.deals.basic_api.get_page(limit=100, after=after, properties=["dealname"])
-            self.deal_ids.update({deal.properties["dealname"]: deal.id for deal in page.results})
-            if not page.paging:
-                break
-            after = page.paging.next.after
 
     # --- the customer's side --------------------------------------------------------------------
 
@@ -115,42 +89,16 @@ class World:
     def sync(self) -> subprocess.CompletedProcess[str]:
         return self.airflow.dags_test("propale_sync_stripe")
 
-    def deal(self, name: str) -> dict:
-        response = self.hubspot.crm.deals.batch_api.read(
-            BatchReadInputSimplePublicObjectId(inputs=[{"id": self.deal_ids[name]}], properties=DEAL_PROPERTIES)
-        )
-        return response.results[0].properties
-
-    def emails(self) -> list[dict]:
-        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages").json()
-
     def emails_about(self, text: str) -> list[dict]:
         return [m for m in self.emails() if text in m["subject"]]
-
-    def email_detail(self, message: dict) -> dict:
-        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages/{message['id']}").json()
-
-    def pdf_text(self, message: dict, index: int) -> str:
-        content = httpx.get(f"{self.sandbox.config.mailbox_url}/messages/{message['id']}/attachments/{index}").content
-        return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
-
-    def slack_posts(self) -> list[dict]:
-        return httpx.get(f"{self.sandbox.config.slack_url}/api/messages").json()
 
     def slack_about(self, name: str, title: str = "") -> list[str]:
         """Posts about this deal (with `title`), leaving out the proposals' sending summaries."""
         texts = [" ".join(post["block_texts"]) for post in self.slack_posts()]
         return [t for t in texts if name in t and title in t and "Propositions Propale" not in t]
 
-    def notes_on(self, name: str) -> list[str]:
-        associations = self.hubspot.crm.associations.v4.basic_api.get_page("deals", self.deal_ids[name], "notes")
-        note_ids = [str(a.to_object_id) for a in associations.results]
-        if not note_ids:
-            return []
-        notes = self.hubspot.crm.objects.notes.batch_api.read(
-            BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in note_ids], properties=["hs_note_body"])
-        )
-        return [n.properties["hs_note_body"] for n in notes.results]
+    def note_bodies(self, name: str) -> list[str]:
+        return [note["hs_note_body"] for note in self.notes_on(name)]
 
     def rep_email(self, name: str) -> str:
         return self.proposal(name).snapshot.rep.email
@@ -172,18 +120,9 @@ def wait_for(check, timeout: float = 60.0, interval: float = 0.25):
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_for):
-    from propale.sandbox.process import SandboxProcess, config_on_free_ports
-
-    config = config_on_free_ports(tmp_path_factory.mktemp("sync") / "state")
-    with SandboxProcess(config, reset=True, seed="demo") as sandbox:
-        airflow = airflow_for(sandbox)
-        subprocess.run(airflow.argv("propale", "setup"), env=airflow.env, check=True, capture_output=True)
+    for sandbox, airflow in running_demo(tmp_path_factory, airflow_for, "sync"):
         world = World(sandbox, airflow)
-        world.hubspot.crm.deals.batch_api.update(
-            BatchInputSimplePublicObjectBatchInput(
-                inputs=[{"id": world.deal_ids[name], "properties": {"propale_status": "to_propose"}} for name in ALL]
-            )
-        )
+        world.flag(*ALL)
         airflow.dags_test("propale_send_proposals")
         assert all(world.deal(name)["propale_status"] == "sent" for name in ALL)
         yield world
@@ -259,7 +198,7 @@ def test_a_card_subscription_accepts_the_deal_and_tells_everyone(world, paid_by_
     # The team, and the deal's timeline.
     [post] = world.slack_about(CARD_SUBSCRIPTION)
     assert "Proposition acceptée" in post and number in post and "HT / mois" in post
-    [note] = [n for n in world.notes_on(CARD_SUBSCRIPTION) if invoice.number in n]
+    [note] = [n for n in world.note_bodies(CARD_SUBSCRIPTION) if invoice.number in n]
     assert "payée" in note
 
 
@@ -307,7 +246,7 @@ def sepa_and_expiry(world):
     world.stripe.v1.checkout.sessions.expire(expired.id)
     world.sync()
     pending = {name: world.deal(name) for name in sessions}
-    pending_notes = {name: world.notes_on(name) for name in sessions}
+    pending_notes = {name: world.note_bodies(name) for name in sessions}
 
     def settled():
         return all(
@@ -330,7 +269,7 @@ def test_a_sepa_debit_accepts_at_once_and_notes_the_debit_until_it_clears(world,
     [rep_email] = world.emails_about(f"a accepté la proposition {before['propale_proposal_number']}")
     assert "est en cours" in world.email_detail(rep_email)["text"]
 
-    notes = world.notes_on(SEPA_PAID)
+    notes = world.note_bodies(SEPA_PAID)
     assert any("Prélèvement SEPA réussi" in n for n in notes)
     invoice = world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sessions[SEPA_PAID].id).invoice)
     assert invoice.status == "paid"
@@ -345,7 +284,7 @@ def test_a_rejected_sepa_debit_alerts_the_rep_and_the_team(world, sepa_and_expir
     number = deal["propale_proposal_number"]
     assert deal["propale_status"] == "accepted"
     assert "rejeté" in deal["propale_error"]
-    assert any("Prélèvement SEPA rejeté" in n for n in world.notes_on(SEPA_REJECTED))
+    assert any("Prélèvement SEPA rejeté" in n for n in world.note_bodies(SEPA_REJECTED))
     [rep_email] = world.emails_about(f"Prélèvement rejeté : Collectif Paprika, proposition {number}")
     assert rep_email["envelope_to"] == [world.rep_email(SEPA_REJECTED)]
     assert "/invoice/" in world.email_detail(rep_email)["text"], "the open invoice's payment page, to forward"
@@ -393,7 +332,7 @@ def test_a_renewal_on_a_test_clock_sends_the_next_invoice(world):
     message = _invoice_email(world, RENEWED, renewal)
     assert "a été renouvelé" in world.email_detail(message)["text"]
     _assert_invoice_and_receipt(world, message, renewal)
-    assert any(renewal.number in n and "renouvellement" in n for n in world.notes_on(RENEWED))
+    assert any(renewal.number in n and "renouvellement" in n for n in world.note_bodies(RENEWED))
     assert len(world.slack_about(RENEWED)) == 1, "a renewal is not news for the team"
 
 
@@ -434,6 +373,6 @@ def test_a_crash_after_the_first_email_resends_nothing(world):
 
 def test_a_rerun_sends_nothing_twice(world):
     emails, posts = len(world.emails()), len(world.slack_posts())
-    notes = len(world.notes_on(CARD_SUBSCRIPTION))
+    notes = len(world.note_bodies(CARD_SUBSCRIPTION))
     world.sync()
-    assert (len(world.emails()), len(world.slack_posts()), len(world.notes_on(CARD_SUBSCRIPTION))) == (emails, posts, notes)
+    assert (len(world.emails()), len(world.slack_posts()), len(world.note_bodies(CARD_SUBSCRIPTION))) == (emails, posts, notes)

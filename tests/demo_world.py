@@ -1,0 +1,100 @@
+"""The demo company in a running sandbox, seen as its users see it: deals and notes in HubSpot,
+emails and their PDFs in the mailbox, Slack posts. Shared by the end-to-end tests."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from collections.abc import Iterator
+
+import httpx
+from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, BatchReadInputSimplePublicObjectId
+from pypdf import PdfReader
+
+from propale.crm import make_client
+from propale.sandbox.process import SandboxProcess, config_on_free_ports
+
+DEAL_PROPERTIES = [
+    "dealname",
+    "propale_status",
+    "propale_proposal_number",
+    "propale_proposal_url",
+    "propale_sent_at",
+    "propale_accepted_at",
+    "propale_payment_method",
+    "propale_error",
+    "stripe_customer_id",
+    "stripe_subscription_id",
+    "stripe_invoice_id",
+]
+
+
+class DemoWorld:
+    def __init__(self, sandbox: SandboxProcess, airflow):
+        self.sandbox = sandbox
+        self.airflow = airflow
+        self.hubspot = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
+        self.deal_ids: dict[str, str] = {}
+        after = None
+        while True:
+            page = self.hubspot.crm.deals.basic_api.get_page(limit=100, after=after, properties=["dealname"])
+            self.deal_ids.update({deal.properties["dealname"]: deal.id for deal in page.results})
+            if not page.paging:
+                break
+            after = page.paging.next.after
+
+    # --- the rep's side -------------------------------------------------------------------------
+
+    def flag(self, *names: str) -> None:
+        """Set « À proposer » on deals, as a rep does in HubSpot."""
+        self.hubspot.crm.deals.batch_api.update(
+            BatchInputSimplePublicObjectBatchInput(
+                inputs=[{"id": self.deal_ids[name], "properties": {"propale_status": "to_propose"}} for name in names]
+            )
+        )
+
+    # --- what users see -------------------------------------------------------------------------
+
+    def deal(self, name: str) -> dict:
+        response = self.hubspot.crm.deals.batch_api.read(
+            BatchReadInputSimplePublicObjectId(inputs=[{"id": self.deal_ids[name]}], properties=DEAL_PROPERTIES)
+        )
+        return response.results[0].properties
+
+    def notes_on(self, name: str) -> list[dict]:
+        """The properties of the notes on a deal's timeline (`hs_note_body`, `hs_attachment_ids`)."""
+        associations = self.hubspot.crm.associations.v4.basic_api.get_page("deals", self.deal_ids[name], "notes")
+        note_ids = [str(a.to_object_id) for a in associations.results]
+        if not note_ids:
+            return []
+        notes = self.hubspot.crm.objects.notes.batch_api.read(
+            BatchReadInputSimplePublicObjectId(
+                inputs=[{"id": i} for i in note_ids], properties=["hs_note_body", "hs_attachment_ids"]
+            )
+        )
+        return [n.properties for n in notes.results]
+
+    def emails(self, to: str | None = None) -> list[dict]:
+        params = {"to": to} if to else {}
+        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages", params=params).json()
+
+    def email_detail(self, message: dict) -> dict:
+        return httpx.get(f"{self.sandbox.config.mailbox_url}/api/messages/{message['id']}").json()
+
+    def attachment(self, message: dict, index: int = 0) -> bytes:
+        return httpx.get(f"{self.sandbox.config.mailbox_url}/messages/{message['id']}/attachments/{index}").content
+
+    def pdf_text(self, message: dict, index: int = 0) -> str:
+        return "".join(page.extract_text() for page in PdfReader(io.BytesIO(self.attachment(message, index))).pages)
+
+    def slack_posts(self) -> list[dict]:
+        return httpx.get(f"{self.sandbox.config.slack_url}/api/messages").json()
+
+
+def running_demo(tmp_path_factory, airflow_for, name: str) -> Iterator[tuple[SandboxProcess, object]]:
+    """A sandbox seeded with the demo, Propale's properties set up in it, and Airflow pointed at it."""
+    config = config_on_free_ports(tmp_path_factory.mktemp(name) / "state")
+    with SandboxProcess(config, reset=True, seed="demo") as sandbox:
+        airflow = airflow_for(sandbox)
+        subprocess.run(airflow.argv("propale", "setup"), env=airflow.env, check=True, capture_output=True)
+        yield sandbox, airflow
