@@ -1,0 +1,2 @@
+-- Propale's ledger, beside Airflow's metadata database (same server, same user).
+CREATE DATABASE propale OWNER airflow;
