@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-# Where `make demo` keeps the sandbox's state, Airflow's home and the ledger.
+# Where `make demo` and `make run` keep the sandbox's state, Airflow's home, the ledger and logs.
 PROPALE_HOME ?= $(CURDIR)/.propale
 export PROPALE_HOME
 
-.PHONY: install test demo sandbox lock clean browser-deps
+.PHONY: install test demo run sandbox lock clean browser-deps
 
 install: $(VENV)/.installed
 
@@ -21,8 +21,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The whole loop, headless, for the demo company; a report at the end (DEMO_ARGS=--keep-running
+# keeps the pages up afterwards; `propale demo --help` lists the options).
 demo: install
-	$(BIN)/propale sandbox --reset --seed demo
+	$(BIN)/propale demo $(DEMO_ARGS)
+
+# Airflow (scheduler, DAG processor, triggerer, API server on :8080) against the sandbox; Ctrl-C stops it.
+run: install
+	$(BIN)/propale run $(RUN_ARGS)
 
 sandbox: install
 	$(BIN)/propale sandbox
