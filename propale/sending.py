@@ -40,7 +40,7 @@ from propale.ledger import (
 from propale.proposals import build_snapshot, source_fingerprint, validate
 from propale.rendering import render_proposal_pdf
 from propale.settings import Settings
-from propale.slack_messages import DealLine, run_summary
+from propale.slack_messages import DealLine, SummarySection, run_summary
 
 log = logging.getLogger(__name__)
 
@@ -306,12 +306,12 @@ def summary(report: WriteBackReport, retrying: Sequence[DealLine]) -> dict[str, 
     next run, deals asked for by id that were not flagged.
     """
     sections = [
-        ("Envoyées", report.sent),
-        ("À corriger dans HubSpot", report.failed),
-        ("Envoi en échec, nouvel essai au prochain passage", retrying),
-        ("Non traitées", report.skipped),
+        SummarySection("Envoyées", report.sent, "envoyée", "envoyées"),
+        SummarySection("À corriger dans HubSpot", report.failed, "à corriger", "à corriger"),
+        SummarySection("Envoi en échec, nouvel essai au prochain passage", retrying, "en échec", "en échec"),
+        SummarySection("Non traitées", report.skipped, "non traitée", "non traitées"),
     ]
-    if not any(lines for _, lines in sections):
+    if not any(section.lines for section in sections):
         return None
     return run_summary("Propositions Propale", sections)
 

@@ -48,14 +48,25 @@ def _deal_list(lines: Sequence[DealLine]) -> list[str]:
     return rows
 
 
-def run_summary(title: str, sections: Sequence[tuple[str, Sequence[DealLine]]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SummarySection:
+    heading: str
+    lines: Sequence[DealLine]
+    # How the header counts this section's deals, e.g. ("envoyée", "envoyées").
+    singular: str
+    plural: str
+
+    def count(self) -> str:
+        return f"{len(self.lines)} {self.singular if len(self.lines) == 1 else self.plural}"
+
+
+def run_summary(title: str, sections: Sequence[SummarySection]) -> dict[str, Any]:
     """One message per run: a header with the counts, then each non-empty section's deals, linked."""
-    counts = ", ".join(f"{len(lines)} {heading.lower()}" for heading, lines in sections)
-    text = f"{title} : {counts}"
+    text = f"{title} : " + ", ".join(section.count() for section in sections if section.lines)
     blocks: list[dict[str, Any]] = [_header(text)]
-    for heading, lines in sections:
-        if lines:
-            blocks.append(_section(f"*{escape(heading)}*\n" + "\n".join(_deal_list(lines))))
+    for section in sections:
+        if section.lines:
+            blocks.append(_section(f"*{escape(section.heading)}*\n" + "\n".join(_deal_list(section.lines))))
     return {"text": escape(text), "blocks": blocks}
 
 
