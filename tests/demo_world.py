@@ -4,11 +4,17 @@ emails and their PDFs in the mailbox, Slack posts. Shared by the end-to-end test
 from __future__ import annotations
 
 import io
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 
 import httpx
-from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput, BatchReadInputSimplePublicObjectId
+from hubspot.crm.objects import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchReadInputSimplePublicObjectId,
+)
 from pypdf import PdfReader
 
 from propale.crm import make_client
@@ -89,6 +95,32 @@ class DemoWorld:
 
     def slack_posts(self) -> list[dict]:
         return httpx.get(f"{self.sandbox.config.slack_url}/api/messages").json()
+
+    # --- crashes --------------------------------------------------------------------------------
+
+    def run_killed_after_first_email(self, dag_id: str) -> list[dict]:
+        """Run a DAG with `airflow dags test` and SIGKILL it, whole, as soon as an email lands.
+
+        Returns the emails that arrived before the kill.
+        """
+        before = {m["id"] for m in self.emails()}
+        process = subprocess.Popen(
+            self.airflow.argv("airflow", "dags", "test", dag_id),
+            env=self.airflow.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        arrived: list[dict] = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and process.poll() is None:
+            arrived = [m for m in self.emails() if m["id"] not in before]
+            if arrived:
+                os.killpg(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        process.wait()
+        return arrived
 
 
 def running_demo(tmp_path_factory, airflow_for, name: str) -> Iterator[tuple[SandboxProcess, object]]:

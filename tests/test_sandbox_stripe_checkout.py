@@ -6,6 +6,7 @@ import time
 
 import pytest
 import stripe
+from polling import wait_for
 from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     catalog,
     client,
@@ -19,7 +20,6 @@ from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     stripe_faults,
     subscription_session,
     types_for,
-    wait_for,
 )
 
 

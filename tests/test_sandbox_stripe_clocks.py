@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 import stripe
+from polling import wait_for
 from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     catalog,
     client,
@@ -16,7 +17,6 @@ from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     new_customer,
     subscription_session,
     types_for,
-    wait_for,
 )
 
 JAN_31 = int(datetime(2027, 1, 31, 10, 0, tzinfo=timezone.utc).timestamp())

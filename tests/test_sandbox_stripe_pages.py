@@ -9,6 +9,7 @@ from datetime import datetime
 import httpx
 import pypdf
 import pytest
+from polling import wait_for
 from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     catalog,
     client,
@@ -18,7 +19,6 @@ from test_sandbox_stripe_support import (  # noqa: F401  (fixtures)
     payment_session,
     stripe_faults,
     subscription_session,
-    wait_for,
 )
 
 NEXT_YEAR = f"12 / {(datetime.now().year + 1) % 100:02d}"

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import signal
 
+from test_sandbox_stripe_support import (
+    Catalog,
+    complete,
+    make_client,
+    new_customer,
+    subscription_session,
+    wait_for,
+)
+
 from propale.sandbox.process import SandboxProcess
-from test_sandbox_stripe_support import Catalog, complete, make_client, new_customer, subscription_session, wait_for
 
 
 def test_state_survives_a_crash_and_pending_debits_resume(start_sandbox):

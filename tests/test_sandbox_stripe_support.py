@@ -148,17 +148,6 @@ def types_for(client: stripe.StripeClient, marker: str | None, customer_id: str)
     return [e.type for e in events_since(client, marker) if belongs_to(e, customer_id)]
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
-
-
 def in_order(sequence: list[str], expected: list[str]) -> bool:
     """`expected` appears in `sequence` in this order (other events may sit between)."""
     it: Iterator[str] = iter(sequence)

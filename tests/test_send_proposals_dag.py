@@ -6,11 +6,6 @@ read from the sandbox mailbox and Slack receiver; HubSpot's state is read back t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import time
-
 import pytest
 from demo_world import DemoWorld, running_demo
 
@@ -108,21 +103,7 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     names = ["Onde Verte — 2 bureaux fixes au trimestre", "Collectif Paprika — bureau privé 2 places", "Atelier Lumen — bureau fixe supplémentaire"]
     demo.flag(*names)
     before = {m["id"] for m in demo.emails()}
-    process = subprocess.Popen(
-        demo.airflow.argv("airflow", "dags", "test", "propale_send_proposals"),
-        env=demo.airflow.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        arrived = [m for m in demo.emails() if m["id"] not in before]
-        if arrived:
-            os.killpg(process.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    process.wait()
+    arrived = demo.run_killed_after_first_email("propale_send_proposals")
     assert arrived, "the run was killed after at least one email"
 
     demo.airflow.dags_test("propale_send_proposals")

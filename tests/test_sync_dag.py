@@ -8,8 +8,6 @@ in HubSpot, emails and their PDFs in the mailbox, Slack posts.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
@@ -18,6 +16,7 @@ import httpx
 import pytest
 import stripe
 from demo_world import DemoWorld, running_demo
+from polling import wait_for
 
 from propale.billing import CheckoutRequest, StripeBilling
 from propale.ledger import Ledger
@@ -105,17 +104,6 @@ class World(DemoWorld):
 
     def customer_email(self, name: str) -> str:
         return self.proposal(name).snapshot.customer.email
-
-
-def wait_for(check, timeout: float = 60.0, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="module")
@@ -341,22 +329,7 @@ def test_a_crash_after_the_first_email_resends_nothing(world):
     for name in CRASH:
         world.pay(world.open_checkout(name, "card").id, card_number="4242424242424242")
     before = {m["id"] for m in world.emails()}
-    process = subprocess.Popen(
-        world.airflow.argv("airflow", "dags", "test", "propale_sync_stripe"),
-        env=world.airflow.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    arrived = []
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and process.poll() is None:
-        arrived = [m for m in world.emails() if m["id"] not in before]
-        if arrived:
-            os.killpg(process.pid, signal.SIGKILL)
-            break
-        time.sleep(0.02)
-    process.wait()
+    arrived = world.run_killed_after_first_email("propale_sync_stripe")
     assert arrived, "the run was killed after at least one email"
 
     world.sync()
