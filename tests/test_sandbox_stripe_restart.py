@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import signal
 
+from polling import wait_for
 from test_sandbox_stripe_support import (
     Catalog,
     complete,
     make_client,
     new_customer,
     subscription_session,
-    wait_for,
 )
 
 from propale.sandbox.process import SandboxProcess
