@@ -170,6 +170,11 @@ def routes(stripe: Stripe) -> list[Route]:
         defaults = {"email": "", "cardNumber": "", "cardExpiry": "", "cardCvc": "", "iban": "", "billingName": ""}
         return _html("stripe_checkout.html", 402 if error else 200, form={**defaults, **form}, error=error, chosen=chosen, **context)
 
+    async def pdf_response(template: str, context: dict[str, Any], filename: str) -> Response:
+        """A page's template printed to PDF (off the event loop: WeasyPrint takes a while)."""
+        data = await run_in_threadpool(pdf.render, templates.get_template(template).render(**context))
+        return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
     async def invoice_page(request: Request) -> Response:
         with stripe.lock:
             context = _invoice_context(stripe, request.path_params["invoice_id"], pdf=False)
@@ -182,10 +187,8 @@ def routes(stripe: Stripe) -> list[Route]:
             context = _invoice_context(stripe, request.path_params["invoice_id"], pdf=True)
         if context is None:
             return _notice("fr", "missing", 404)
-        html = templates.get_template("stripe_invoice.html").render(**context)
-        data = await run_in_threadpool(pdf.render, html)
         filename = f"Facture-{context['invoice']['number'] or context['invoice']['id']}.pdf"
-        return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return await pdf_response("stripe_invoice.html", context, filename)
 
     async def receipt_page(request: Request) -> Response:
         with stripe.lock:
@@ -199,10 +202,7 @@ def routes(stripe: Stripe) -> list[Route]:
             context = _receipt_context(stripe, request.path_params["charge_id"], pdf=True)
         if context is None:
             return _notice("fr", "missing", 404)
-        html = templates.get_template("stripe_receipt.html").render(**context)
-        data = await run_in_threadpool(pdf.render, html)
-        filename = f"Recu-{context['receipt_number']}.pdf"
-        return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return await pdf_response("stripe_receipt.html", context, f"Recu-{context['receipt_number']}.pdf")
 
     return [
         Route("/c/pay/{session_id}", checkout_page, methods=["GET", "POST"]),
