@@ -43,6 +43,13 @@ def _add_sandbox_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--reset", action="store_true", help="start with empty state")
     parser.add_argument("--seed", choices=["demo"], help="load a data set (demo: a coworking company)")
+    parser.add_argument(
+        "--generated-deals",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --seed demo: N more customers, each with a deal, for load tests and benchmarks",
+    )
     parser.set_defaults(handler=_run_sandbox)
 
 
@@ -96,8 +103,11 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     if args.reset and config.data_dir.exists():
         shutil.rmtree(config.data_dir)
     store = Store(config.db_path)
+    if args.generated_deals and not args.seed:
+        print("--generated-deals needs --seed demo: generated deals use the demo's products and reps", file=sys.stderr)
+        return 2
     if args.seed:
-        SEEDS[args.seed](store)
+        SEEDS[args.seed](store, args.generated_deals)
 
     def announce() -> None:
         print(

@@ -9,7 +9,6 @@ Stripe test clock makes a month pass. Only the report reads from everywhere at o
 from __future__ import annotations
 
 import logging
-import re
 import shutil
 import signal
 import sys
@@ -19,10 +18,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 import stripe
@@ -46,12 +44,10 @@ from propale.local import (
     wait_until,
 )
 from propale.sandbox.config import SandboxConfig
+from propale.sandbox.customer import Customer, JourneyError
 from propale.sandbox.hubspot.demo_data import DEFECTIVE_DEALS
 from propale.sandbox.process import SandboxProcess
 
-# Stripe's documented test instruments that succeed.
-TEST_CARD = {"cardNumber": "4242 4242 4242 4242", "cardExpiry": "12 / 34", "cardCvc": "123"}
-TEST_IBAN = "FR1420041010050500013M02606"
 METHOD_LABELS = {"card": "carte", "sepa_debit": "prélèvement SEPA"}
 # Far enough for a monthly subscription's next invoice to be drafted, finalized (an hour after the
 # period ends) and charged, whatever the month's length; short of a second renewal.
@@ -295,46 +291,17 @@ class _Demo:
 
     def _customers_pay(self) -> list[str]:
         lines = []
-        with httpx.Client(timeout=30, follow_redirects=False, headers={"User-Agent": "propale-demo"}) as browser:
+        with Customer(self.config.mailbox_url, self.public_url, user_agent="propale-demo") as customer:
             for purchase in self.purchases:
-                purchase.session_id = self._accept_and_pay(browser, purchase)
+                contact = purchase.deal.contacts[0]
+                number = purchase.deal.properties["propale_proposal_number"] or ""
+                name = f"{contact['firstname']} {contact['lastname']}"
+                try:
+                    purchase.session_id = customer.accept_and_pay(contact["email"], number, purchase.method, name)
+                except JourneyError as error:
+                    raise LocalError(str(error)) from None
                 lines.append(f"{purchase.deal.name}: {METHOD_LABELS[purchase.method]}")
         return lines
-
-    def _accept_and_pay(self, browser: httpx.Client, purchase: Purchase) -> str:
-        contact = purchase.deal.contacts[0]
-        number = purchase.deal.properties["propale_proposal_number"] or ""
-        link = self._link_from_mailbox(contact["email"], number)
-        page = _expect(browser.get(link), 200, f"the proposal page of {number}")
-        form = next((f for f in _forms(page.text) if purchase.method in f.methods), None)
-        if form is None:
-            raise LocalError(f"the proposal page of {number} has no « {purchase.method} » button")
-        clicked = _expect(
-            browser.post(urljoin(link, form.action), data=form.fields, headers={"Origin": _origin(link)}),
-            303,
-            f"accepting {number}",
-        )
-        checkout_url = clicked.headers["location"]
-        checkout = _expect(browser.get(checkout_url), 200, f"the Checkout page of {number}")
-        [pay_form] = _forms(checkout.text)
-        name = f"{contact['firstname']} {contact['lastname']}"
-        fields = {**pay_form.fields, "payment_method": purchase.method, "billingName": name}
-        fields.update(TEST_CARD if purchase.method == "card" else {"iban": TEST_IBAN})
-        paid = _expect(browser.post(urljoin(checkout_url, pay_form.action), data=fields), 303, f"paying {number}")
-        _expect(browser.get(paid.headers["location"]), 200, f"the thank-you page of {number}")
-        return checkout_url.rstrip("/").rsplit("/", 1)[1]
-
-    def _link_from_mailbox(self, address: str, number: str) -> str:
-        mailbox = self.config.mailbox_url
-        messages = httpx.get(f"{mailbox}/api/messages", params={"to": address}).json()
-        message = next((m for m in messages if number and number in m["subject"]), None)
-        if message is None:
-            raise LocalError(f"no email about {number or 'the proposal'} reached {address}")
-        text = httpx.get(f"{mailbox}/api/messages/{message['id']}").json()["text"]
-        found = re.search(re.escape(self.public_url) + r"/p/[^\s<>\"')]+", text)
-        if found is None:
-            raise LocalError(f"the email about {number} has no link to the customer page")
-        return found.group(0)
 
     def _settle_sepa(self) -> str:
         sepa = [p for p in self.purchases if p.method == "sepa_debit"]
@@ -526,49 +493,3 @@ def _deals_named(post: dict[str, Any], names: list[str]) -> list[str]:
 def _shorten(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _expect(response: httpx.Response, status: int, what: str) -> httpx.Response:
-    if response.status_code != status:
-        raise LocalError(f"{what}: HTTP {response.status_code} instead of {status} ({response.request.url})")
-    return response
-
-
-@dataclass
-class _Form:
-    action: str
-    fields: dict[str, str] = field(default_factory=dict)
-    methods: list[str] = field(default_factory=list)  # the `data-method` of its buttons
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[_Form] = []
-        self._open: _Form | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._open = _Form(a.get("action", ""))
-            self.forms.append(self._open)
-        elif self._open is not None:
-            if tag == "input" and a.get("name") and a.get("type") not in ("radio", "checkbox"):
-                self._open.fields[a["name"]] = a.get("value", "")
-            elif tag == "button" and a.get("data-method"):
-                self._open.methods.append(a["data-method"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._open = None
-
-
-def _forms(html: str) -> list[_Form]:
-    parser = _FormParser()
-    parser.feed(html)
-    return parser.forms

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 
 import hubspot
 
@@ -74,3 +76,30 @@ def test_seed_demo_loads_the_coworking_account_once(start_sandbox):
     process.stop()
     with SandboxProcess(process.config, seed="demo") as again:
         assert len(_client(again).crm.deals.get_all()) == 12
+
+
+def test_generated_deals_are_complete_customers_added_to_the_demo(start_sandbox):
+    process = start_sandbox(reset=True, seed="demo", generated_deals=3)
+    client = _client(process)
+    deals = [d for d in client.crm.deals.get_all(properties=["dealname", "amount"]) if d.properties["dealname"].startswith("Client ")]
+    assert sorted(d.properties["dealname"] for d in deals) == [
+        "Client 00001 — 3 demi-journées de salle",
+        "Client 00002 — bureau privé 2 places et mise en service",
+        "Client 00003 — 2 postes nomades",
+    ]
+    nomades = next(d for d in deals if "nomades" in d.properties["dealname"])
+    assert nomades.properties["amount"] == "380"  # 2 × 190 €, from the product's price
+    contacts = client.crm.associations.v4.batch_api.get_page("deals", "contacts", {"inputs": [{"id": d.id} for d in deals]})
+    contact_ids = [{"id": to.to_object_id} for r in contacts.results for to in r.to]
+    emails = {c.properties["email"] for c in client.crm.contacts.batch_api.read({"inputs": contact_ids, "properties": ["email"], "propertiesWithHistory": []}).results}
+    assert emails == {"contact@client00001.example", "contact@client00002.example", "contact@client00003.example"}
+
+
+def test_generated_deals_need_the_demo_seed(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "propale", "sandbox", "--data-dir", str(tmp_path), "--generated-deals", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "--seed demo" in result.stderr

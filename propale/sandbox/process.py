@@ -47,11 +47,14 @@ class SandboxProcess:
         *,
         reset: bool = False,
         seed: str | None = None,
+        generated_deals: int = 0,
         faults: Mapping[str, float] | None = None,
         log_path: Path | None = None,
     ):
         self.config = config
         self._args = [sys.executable, "-m", "propale", "sandbox", *self._options(reset, seed, faults)]
+        if generated_deals:
+            self._args += ["--generated-deals", str(generated_deals)]
         self._log_path = log_path or Path(config.data_dir).with_suffix(".log")
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -129,9 +132,10 @@ class SandboxProcess:
     def restart(self) -> SandboxProcess:
         self.stop()
         self._args = [a for a in self._args if a != "--reset"]
-        if "--seed" in self._args:
-            i = self._args.index("--seed")
-            del self._args[i : i + 2]
+        for option in ("--seed", "--generated-deals"):
+            if option in self._args:
+                i = self._args.index(option)
+                del self._args[i : i + 2]
         return self.start()
 
     def __enter__(self) -> SandboxProcess:

@@ -18,13 +18,14 @@ from propale.sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
-def seed_demo(store: Store) -> None:
-    """« La Fabrique Commune »: its HubSpot account, and its name on Stripe's invoices."""
-    hubspot.seed_demo(store)
+def seed_demo(store: Store, generated_deals: int = 0) -> None:
+    """« La Fabrique Commune »: its HubSpot account (with `generated_deals` more customers and
+    deals), and its name on Stripe's invoices."""
+    hubspot.seed_demo(store, generated_deals)
     stripe_standin.seed_demo(store)
 
 
-SEEDS: dict[str, Callable[[Store], None]] = {"demo": seed_demo}
+SEEDS: dict[str, Callable[[Store, int], None]] = {"demo": seed_demo}
 
 
 def build_services(store: Store, config: SandboxConfig) -> dict[str, tuple[SandboxService, int]]:

@@ -117,3 +117,29 @@ DEALS = [
 # The deals that are defective on purpose (see the module docstring): `propale demo` expects
 # them to end in « Erreur » with their reason, and every other deal to be sent.
 DEFECTIVE_DEALS = ("Cabinet Vasseur — postes nomades stagiaires", "Collectif Paprika — projet à chiffrer")
+
+
+# Generated customers (`--generated-deals N`): three offers in turn, so that a load exercises
+# subscriptions, one-off invoices and both together.
+GENERATED_OFFERS = [
+    ("{n} postes nomades", [("nomade", {})]),
+    ("{n} demi-journées de salle", [("salle", {})]),
+    ("bureau privé 2 places et mise en service", [("prive2", {"quantity": "1"}), ("mes", {})]),
+]
+
+
+def generated_deal(i: int) -> tuple[dict[str, str], dict[str, str], dict]:
+    """Customer number `i` (from 1): its company's and contact's properties, and its deal."""
+    name = f"Client {i:05d}"
+    quantity = str(2 + i % 3)
+    title, items = GENERATED_OFFERS[i % len(GENERATED_OFFERS)]
+    company = {"name": f"{name} SAS", "domain": f"client{i:05d}.example", "city": "Lyon", "country": "France"}
+    contact = {"firstname": "Alex", "lastname": name, "email": f"contact@client{i:05d}.example"}
+    deal = {
+        "name": f"{name} — {title.format(n=quantity)}",
+        "owner": i % len(OWNERS),
+        "stage": "presentationscheduled",
+        "close_in_days": 30,
+        "items": [(product, {"quantity": quantity, **overrides}) for product, overrides in items],
+    }
+    return company, contact, deal

@@ -1,5 +1,8 @@
 """`propale sandbox --seed demo`: loads the demo account of `demo_data` into the Store.
 
+`--generated-deals N` adds N more customers, each with a company, a contact and a deal built from
+the demo's products, for load tests and benchmarks (`generated_deal` says what deal `i` holds).
+
 It writes through the same classes the API uses, so the data is exactly what the API would have
 made; a marker makes seeding twice a no-op.
 """
@@ -21,15 +24,15 @@ CONTACTS, COMPANIES, DEALS = find_type("contacts"), find_type("companies"), find
 PRODUCTS, LINE_ITEMS = find_type("products"), find_type("line_items")
 
 
-def seed_demo(store: Store) -> None:
+def seed_demo(store: Store, generated_deals: int = 0) -> None:
     from propale.sandbox.hubspot.app import HUBSPOT_FAULTS
 
     with store.transaction():
         if store.get(SEED_KIND, "demo") is not None:
             return
         account = HubSpotAccount(store, Faults(HUBSPOT_FAULTS), base_url="")
-        _Seeder(account).run()
-        store.put(SEED_KIND, "demo", {"seeded": True})
+        _Seeder(account).run(generated_deals)
+        store.put(SEED_KIND, "demo", {"seeded": True, "generated_deals": generated_deals})
 
 
 class _Seeder:
@@ -45,7 +48,7 @@ class _Seeder:
         kinds = [association_type_by_id(from_type, "HUBSPOT_DEFINED", t) for t in type_ids]
         self.a.associations.associate(from_type, from_id, to_type, to_id, kinds)
 
-    def run(self) -> None:
+    def run(self, generated_deals: int) -> None:
         owner_ids = [self.a.owners.add(**o)["id"] for o in demo.OWNERS]
         self.a.owners.add(**demo.ARCHIVED_OWNER, archived=True)
 
@@ -68,6 +71,13 @@ class _Seeder:
 
         for deal in demo.DEALS:
             self._seed_deal(deal, owner_ids, products, companies, contacts)
+        for i in range(1, generated_deals + 1):
+            key = f"client{i:05d}"
+            company, contact, deal = demo.generated_deal(i)
+            companies[key] = self._create(COMPANIES, company)
+            contacts[key] = self._create(CONTACTS, {**contact, "company": company["name"]})
+            self._link(CONTACTS, contacts[key], COMPANIES, companies[key], 1)
+            self._seed_deal({**deal, "company": key, "contact": key}, owner_ids, products, companies, contacts)
 
     def _seed_deal(self, deal, owner_ids, products, companies, contacts) -> None:
         line_ids, total = [], 0.0
