@@ -3,11 +3,13 @@
 # Every service of docker-compose.yaml runs it; only the command differs.
 FROM python:3.11-slim-bookworm
 
-# WeasyPrint renders PDFs with Pango; fonts give the documents their glyphs (€, accents); curl
-# runs the health checks.
+# WeasyPrint renders PDFs with Pango; fonts give the documents their glyphs: DejaVu for Latin,
+# Greek, Cyrillic, Arabic and Hebrew (€, accents), Droid Sans Fallback for Chinese, Japanese and
+# Korean, Noto Color Emoji for emoji, all of which HubSpot names may hold. curl runs the health checks.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core curl \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-droid-fallback \
+        fonts-noto-color-emoji curl \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home --uid 50000 airflow

@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 PROPALE_HOME ?= $(CURDIR)/.propale
 export PROPALE_HOME
 
-.PHONY: install test demo run sandbox lock clean browser-deps
+.PHONY: install test demo run sandbox bench lock clean test-deps
 
 install: $(VENV)/.installed
 
@@ -33,12 +33,20 @@ run: install
 sandbox: install
 	$(BIN)/propale sandbox
 
-# Headless Chromium for the browser tests (tests/test_browser.py): Debian's package, driven by
-# Playwright through its executable_path (no browser download). Needs root or sudo.
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Figures on this machine, printed as one table (README « Benchmarks »); about 15 minutes.
+# A quicker look: make bench BENCH_ARGS='--deals 200 --only hubspot' (`python -m bench --help`).
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Debian packages some tests need beyond Python (root or sudo): headless Chromium for the browser
+# tests (tests/test_browser.py, driven by Playwright through its executable_path, no browser
+# download); the CJK and emoji fonts the Docker image has, for the PDF tests of names in any script;
+# HarfBuzz's subsetter, without which WeasyPrint falls back to fontTools, four times slower per PDF.
+TEST_DEBS := chromium fonts-droid-fallback fonts-noto-color-emoji libharfbuzz-subset0
+test-deps:
+	@dpkg -s $(TEST_DEBS) >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEBS); }
 
 # Re-resolve the lock from requirements.in (needs the package registry).
 lock:

@@ -6,6 +6,11 @@ Finds HubSpot deals whose **Statut Propale** is « À proposer », emails each c
 fix get the status « Erreur » and the reason in **Erreur Propale**; the run's Slack message lists
 them. Trigger it with `{"deal_ids": ["123", "456"]}` to handle given deals now.
 
+When Propale's own settings are incomplete (the seller's details, say), no task retries in vain:
+each flagged deal gets « Erreur » with what the administrator must complete, and Slack says it once.
+A Propale property deleted in HubSpot is created again if it is gone for good, or reported for a
+HubSpot admin to restore if it is in HubSpot's recycle bin; the run goes on without it meanwhile.
+
 Each deal is its own mapped task instance, named after the deal, up to 32 deals; beyond that,
 deals are sent in 32 batches so that a large backlog does not flood the scheduler with task
 instances (each batch is named after its first deal and its size).
@@ -22,6 +27,9 @@ MAX_MAPPED_TASKS = 32
 
 default_args = {
     "owner": "propale",
+    # Airflow logs what a task returns. Propale's results name deals and may quote a contact's name
+    # or e-mail address (in the reason a deal needs fixing): they stay in XCom, out of the logs.
+    "show_return_value_in_logs": False,
     "retries": 4,
     "retry_delay": timedelta(seconds=20),
     "retry_exponential_backoff": True,
@@ -51,22 +59,33 @@ default_args = {
 )
 def propale_send_proposals():
     @task
-    def ensure_hubspot_properties() -> None:
+    def ensure_hubspot_properties() -> dict:
         from propale.hooks import HubSpotHook
 
-        HubSpotHook().get_conn().ensure_deal_properties()
+        return HubSpotHook().get_conn().ensure_deal_properties().to_dict()
 
     @task
-    def collect_flagged_deals(params: dict | None = None) -> list[list[dict]]:
-        from propale.hooks import HubSpotHook
-        from propale.runtime import load_settings, open_ledger
-        from propale.sending import batches, collect
+    def collect_flagged_deals(properties: dict, params: dict | None = None) -> list[list[dict]]:
+        import logging
 
-        settings = load_settings()
+        from propale.crm import PropertySetup
+        from propale.hooks import HubSpotHook
+        from propale.notices import settings_notice
+        from propale.runtime import load_settings, open_ledger
+        from propale.sending import batches, collect, refuse
+        from propale.settings import SettingsError
+
+        gateway = HubSpotHook().get_conn()
+        deal_ids = (params or {}).get("deal_ids")
+        deleted = PropertySetup.from_dict(properties).deleted
+        try:
+            settings = load_settings()
+        except SettingsError as error:
+            # Retrying cannot help: every flagged deal is told why, and the run goes on to say so.
+            logging.getLogger(__name__).error("No proposal can be sent until Propale's settings are fixed: %s", error)
+            return batches(refuse(gateway, settings_notice(error), deal_ids, deleted_properties=deleted), MAX_MAPPED_TASKS)
         with open_ledger(settings) as ledger:
-            outcomes = collect(
-                HubSpotHook().get_conn(), ledger, settings, pendulum.now("UTC"), (params or {}).get("deal_ids")
-            )
+            outcomes = collect(gateway, ledger, settings, pendulum.now("UTC"), deal_ids, deleted_properties=deleted)
         return batches(outcomes, MAX_MAPPED_TASKS)
 
     @task(map_index_template="{{ deals_label }}")
@@ -77,22 +96,35 @@ def propale_send_proposals():
 
         outcomes = [DealOutcome.from_dict(d) for d in deals]
         get_current_context()["deals_label"] = batch_label(outcomes)
+        if all(o.problems or o.proposal_id is None for o in outcomes):
+            return deals  # nothing to send in this batch: no settings, ledger or mail server needed
         settings = load_settings()
         with open_ledger(settings) as ledger, PropaleSmtpHook(smtp_conn_id="smtp_default") as smtp:
             return [deliver(ledger, settings, o, smtp.send_message, smtp.from_email).to_dict() for o in outcomes]
 
     @task(trigger_rule="all_done")
-    def write_back_to_hubspot(batches: list, sent: list) -> dict | None:
+    def write_back_to_hubspot(properties: dict | None, batches: list | None, sent: list) -> dict | None:
+        from contextlib import nullcontext
+
+        from propale.crm import PropertySetup
         from propale.hooks import HubSpotHook
+        from propale.notices import property_notices, settings_notice
         from propale.runtime import load_settings, open_ledger
         from propale.sending import DealOutcome, summary, unsent, write_back
+        from propale.settings import SettingsError
 
-        settings = load_settings()
+        setup = PropertySetup.from_dict(properties)
+        notices = property_notices(setup)
+        try:
+            settings = load_settings()
+        except SettingsError as error:
+            settings = None
+            notices.append(settings_notice(error))
         gateway = HubSpotHook().get_conn()
         handled = [DealOutcome.from_dict(d) for batch in sent if batch for d in batch]
-        with open_ledger(settings) as ledger:
-            report = write_back(gateway, ledger, settings, handled, pendulum.now("UTC"))
-        return summary(report, unsent(batches, handled, gateway))
+        with (open_ledger(settings) if settings else nullcontext()) as ledger:
+            report = write_back(gateway, ledger, settings, handled, pendulum.now("UTC"), deleted_properties=setup.deleted)
+        return summary(report, unsent(batches or [], handled, gateway), notices)
 
     @task
     def post_slack_summary(message: dict | None) -> None:
@@ -105,10 +137,10 @@ def propale_send_proposals():
             return
         SlackWebhookHook(slack_webhook_conn_id="slack_default").send_dict(message)
 
-    batches = collect_flagged_deals()
-    ensure_hubspot_properties() >> batches
+    properties = ensure_hubspot_properties()
+    batches = collect_flagged_deals(properties)
     sent = send_proposals.expand(deals=batches)
-    post_slack_summary(write_back_to_hubspot(batches, sent))
+    post_slack_summary(write_back_to_hubspot(properties, batches, sent))
 
 
 propale_send_proposals()

@@ -21,6 +21,9 @@ from airflow.sdk import dag, task
 
 default_args = {
     "owner": "propale",
+    # Airflow logs what a task returns. Propale's results name deals and may quote a contact's name
+    # or e-mail address (in the reason a deal needs fixing): they stay in XCom, out of the logs.
+    "show_return_value_in_logs": False,
     "retries": 4,
     "retry_delay": timedelta(seconds=15),
     "retry_exponential_backoff": True,

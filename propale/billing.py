@@ -14,6 +14,13 @@ from typing import Any
 import stripe
 
 from propale.proposals import ProposalLine, ProposalSnapshot
+from propale.rendering import shorten
+
+# Stripe refuses longer strings (maxLength in its OpenAPI spec); HubSpot allows far longer names.
+# What Stripe shows is then cut with "…"; the proposal and invoices from Propale keep the whole name.
+CUSTOMER_NAME_MAX = 256
+PRODUCT_NAME_MAX = 5000
+
 
 def _key(*parts: object) -> str:
     return "propale:" + ":".join(str(part) for part in parts)
@@ -65,7 +72,7 @@ class StripeBilling:
         customer = snapshot.customer
         params: dict[str, Any] = {
             "email": customer.email,
-            "name": customer.company_name or customer.contact_name,
+            "name": shorten(customer.company_name or customer.contact_name, CUSTOMER_NAME_MAX),
             "preferred_locales": ["fr"],
             "metadata": {
                 "hubspot_contact_id": customer.contact_id,
@@ -82,8 +89,9 @@ class StripeBilling:
 
     def _product(self, line: ProposalLine) -> dict[str, Any]:
         """`product` (one Stripe product per HubSpot product, reused) or inline `product_data`."""
+        name = shorten(line.name, PRODUCT_NAME_MAX)
         if not line.product_id:
-            return {"product_data": {"name": line.name}}
+            return {"product_data": {"name": name}}
         product_id = f"hubspot_product_{line.product_id}"
         try:
             self.client.v1.products.retrieve(product_id)
@@ -92,7 +100,7 @@ class StripeBilling:
                 raise
             try:
                 self.client.v1.products.create(
-                    {"id": product_id, "name": line.name, "metadata": {"hubspot_product_id": line.product_id}},
+                    {"id": product_id, "name": name, "metadata": {"hubspot_product_id": line.product_id}},
                     {"idempotency_key": _key("product", line.product_id)},
                 )
             except stripe.InvalidRequestError as conflict:

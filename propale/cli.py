@@ -134,8 +134,16 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 def _run_setup(args: argparse.Namespace) -> int:
     from propale.hooks import HubSpotHook
 
-    changes = HubSpotHook(args.hubspot_conn_id).get_conn().ensure_deal_properties()
+    setup = HubSpotHook(args.hubspot_conn_id).get_conn().ensure_deal_properties()
+    changes = setup.changes
     print("HubSpot deal properties: " + (", ".join(changes) + " created" if changes else "already up to date"))
+    if setup.deleted:
+        print(
+            "In HubSpot's recycle bin, to be restored by a HubSpot admin (Settings > Properties > Deals > "
+            "Archived properties): " + ", ".join(setup.deleted),
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -11,9 +11,10 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import hubspot
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
@@ -115,9 +116,25 @@ LINE_ITEM_PROPERTIES = [
 ]
 
 
+class _LoggedRetry(Retry):
+    """urllib3's retry policy, with a warning for each retry: urllib3 logs them at DEBUG only, so
+    HubSpot's rate limits and outages would leave no trace in the task logs. The warning names the
+    status and the API path, never the query or the body."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+        call = f"{method} {urlsplit(url or '').path}"
+        if response is not None:
+            what = f"HubSpot answered {response.status} to {call}"
+        else:
+            what = f"HubSpot could not be reached for {call} ({type(error).__name__})"
+        exhausted = isinstance(self.total, int) and self.total <= 0
+        log.warning("%s; %s", what, "giving up" if exhausted else "retrying")
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 def make_client(access_token: str, host: str | None = None) -> hubspot.Client:
     """An official client that retries rate limits and server errors with exponential backoff."""
-    retry = Retry(
+    retry = _LoggedRetry(
         total=6,
         backoff_factor=0.5,
         status_forcelist=(429, 500, 502, 503, 504),
@@ -151,6 +168,40 @@ class DealRecord:
 
 
 @dataclass
+class PropertySetup:
+    """What `ensure_deal_properties` found and did (names only: safe to log and to pass between tasks).
+
+    HubSpot moves a deleted property to its recycle bin, where an admin can restore it with its
+    values, and keeps its name taken meanwhile: Propale cannot create it again, only say so.
+    """
+
+    group_created: bool = False
+    created: list[str] = field(default_factory=list)  # properties that did not exist
+    options_added: list[str] = field(default_factory=list)  # `propale_status` values added back
+    deleted: list[str] = field(default_factory=list)  # in HubSpot's recycle bin, until an admin restores them
+    first_setup: bool = False  # none of Propale's properties existed: an install, not a repair
+
+    @property
+    def changes(self) -> list[str]:
+        """What was created, as `propale setup` reports it."""
+        group = [f"group {PROPERTY_GROUP}"] if self.group_created else []
+        options = [f"{STATUS} options {', '.join(self.options_added)}"] if self.options_added else []
+        return group + self.created + options
+
+    @property
+    def repaired(self) -> list[str]:
+        """Properties created while others of Propale's existed (removed for good, or new): empty, values lost."""
+        return [] if self.first_setup else self.created
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PropertySetup:
+        return cls(**(data or {}))
+
+
+@dataclass
 class NoteRequest:
     deal_id: str
     body_html: str
@@ -174,32 +225,44 @@ class HubSpotGateway:
 
     # --- setup -----------------------------------------------------------------------------
 
-    def ensure_deal_properties(self) -> list[str]:
+    def ensure_deal_properties(self) -> PropertySetup:
         """Create Propale's property group and deal properties, or add what is missing.
 
         Costs two reads when everything exists. Never changes labels or options a HubSpot admin
-        added: it only adds missing properties and missing `propale_status` options.
+        added: it only adds missing properties and missing `propale_status` options. A property
+        an admin deleted is still in HubSpot's recycle bin and keeps its name there: it is reported
+        in `deleted` (restoring it brings its values back), not created under the same name.
         """
         properties_api = self.client.crm.properties
-        changes: list[str] = []
+        setup = PropertySetup()
         groups = {group.name for group in properties_api.groups_api.get_all("deals").results}
         if PROPERTY_GROUP not in groups:
             properties_api.groups_api.create(
                 "deals", PropertyGroupCreate(name=PROPERTY_GROUP, label="Propale", display_order=-1)
             )
-            changes.append(f"group {PROPERTY_GROUP}")
+            setup.group_created = True
         existing = {prop.name: prop for prop in properties_api.core_api.get_all("deals").results}
         missing = [spec for spec in DEAL_PROPERTIES if spec.name not in existing]
         if missing:
-            properties_api.batch_api.create(
-                "deals", BatchInputPropertyCreate(inputs=[self._property_create(spec) for spec in missing])
-            )
-            changes += [spec.name for spec in missing]
+            in_recycle_bin = {prop.name for prop in properties_api.core_api.get_all("deals", archived=True).results}
+            setup.deleted = [spec.name for spec in missing if spec.name in in_recycle_bin]
+            absent = [spec for spec in missing if spec.name not in in_recycle_bin]
+            setup.first_setup = len(absent) == len(DEAL_PROPERTIES)
+            if absent:
+                response = properties_api.batch_api.create(
+                    "deals", BatchInputPropertyCreate(inputs=[self._property_create(spec) for spec in absent])
+                )
+                if getattr(response, "errors", None):
+                    raise RuntimeError(
+                        "HubSpot refused to create Propale's deal properties: "
+                        + "; ".join(error.message for error in response.errors)
+                    )
+                setup.created = [spec.name for spec in absent]
         status = existing.get(STATUS)
         if status is not None:
             present = {option.value for option in status.options or []}
-            absent = [value for value in STATUS_LABELS if value not in present]
-            if absent:
+            absent_options = [value for value in STATUS_LABELS if value not in present]
+            if absent_options:
                 options = [
                     OptionInput(
                         label=o.label, value=o.value, display_order=o.display_order, hidden=o.hidden, description=o.description
@@ -208,11 +271,22 @@ class HubSpotGateway:
                 ]
                 options += [
                     OptionInput(label=STATUS_LABELS[value], value=value, display_order=len(options) + i, hidden=False)
-                    for i, value in enumerate(absent)
+                    for i, value in enumerate(absent_options)
                 ]
                 properties_api.core_api.update("deals", STATUS, PropertyUpdate(options=options))
-                changes.append(f"{STATUS} options {', '.join(absent)}")
-        return changes
+                setup.options_added = absent_options
+        if setup.repaired:
+            log.warning("Propale deal properties missing in HubSpot were created (empty): %s", ", ".join(setup.repaired))
+        if setup.deleted:
+            log.warning(
+                "Propale deal properties are in HubSpot's recycle bin and cannot be created again under their name: %s. "
+                "A HubSpot admin must restore them (Settings > Properties > Deals > Archived properties); "
+                "until then Propale does without them",
+                ", ".join(setup.deleted),
+            )
+        if setup.options_added and not setup.first_setup:
+            log.warning("Options of %s deleted in HubSpot were added again: %s", STATUS, ", ".join(setup.options_added))
+        return setup
 
     @staticmethod
     def _property_create(spec: PropertySpec) -> PropertyCreate:
@@ -260,7 +334,9 @@ class HubSpotGateway:
             )
             page = self.client.crm.deals.search_api.do_search(public_object_search_request=request)
             ids += [deal.id for deal in page.results]
-            if len(page.results) < SEARCH_PAGE_LIMIT:
+            # `total` counts every match left: a full page that holds them all is the last one,
+            # without a search that would come back empty (search has its own, tighter rate limit).
+            if len(page.results) < SEARCH_PAGE_LIMIT or page.total == len(page.results):
                 return ids
             last_id = int(page.results[-1].id)
 

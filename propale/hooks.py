@@ -15,6 +15,7 @@ from airflow.providers.smtp.hooks.smtp import SmtpHook
 from airflow.sdk import BaseHook
 
 from propale.crm import HUBSPOT_APP_URL, HubSpotGateway, make_client
+from propale.stripe_client import make_stripe_client
 
 
 def base_url(connection: Any, default: str) -> str:
@@ -82,11 +83,10 @@ class StripeHook(BaseHook):
 
     def get_conn(self) -> stripe.StripeClient:
         connection = self.get_connection(self.stripe_conn_id)
-        url = base_url(connection, default="")
-        return stripe.StripeClient(
-            api_key=_secret(connection, "Stripe secret key"),
-            base_addresses={"api": url} if url else {},
-            # Retried POSTs reuse Propale's idempotency keys, so a retry never doubles a write.
+        # Retried POSTs reuse Propale's idempotency keys, so a retry never doubles a write.
+        return make_stripe_client(
+            _secret(connection, "Stripe secret key"),
+            base_url(connection, default="") or None,
             max_network_retries=self.max_network_retries,
         )
 

@@ -439,7 +439,8 @@ class Ledger:
         """The proposal answering the rep's request `request_key` on this deal, numbered, maybe without document.
 
         - the same request again (a retry, a rerun) gets the same proposal back, whatever its state;
-        - a new request on a deal whose draft was never sent and whose source is unchanged reuses it;
+        - a new request on a deal whose draft was never sent (nor perhaps sent, nor refused) and whose
+          source is unchanged reuses it;
         - otherwise a new version with the next number is drafted and the previous one is replaced
           (its pending deliveries are cancelled, its link then says it was replaced).
         `request_key` identifies the rep's request, e.g. when `propale_status` was set to `to_propose`.
@@ -482,6 +483,7 @@ class Ledger:
                 current.status == ProposalStatus.DRAFT
                 and current.source_fingerprint == source_fingerprint
                 and issued_at < current.expires_at
+                and self._email_still_to_send(session, current.id)
             ):
                 current.request_key = request_key
                 return current
@@ -510,6 +512,20 @@ class Ledger:
         session.add(row)
         session.flush()
         return row
+
+    @staticmethod
+    def _email_still_to_send(session: Session, proposal_id: int) -> bool:
+        """Whether the draft's email, if any, is still to be sent: no attempt that may have reached
+        the customer (started, outcome unknown) and not given up (refused address). Otherwise a new
+        request of the rep must get a new version: reusing the draft would only hand back the same
+        unconfirmed or refused email, and the deal could never be sent again."""
+        deliveries = session.scalars(
+            select(_DeliveryRow).where(_DeliveryRow.proposal_id == proposal_id, _DeliveryRow.kind == PROPOSAL_EMAIL)
+        )
+        return all(
+            row.status == DeliveryStatus.PENDING and (row.started_at is None or row.last_error is not None)
+            for row in deliveries
+        )
 
     def _next_sequence(self, session: Session, year: int) -> int:
         """The next number of the year, atomically: the upsert locks the year's row until commit,

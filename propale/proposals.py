@@ -188,6 +188,11 @@ def _check(deal: DealInput) -> tuple[list[_ParsedLine], list[str]]:
         if parsed_line is not None:
             parsed.append(parsed_line)
     problems += _interval_problems(deal.line_items)
+    if not problems and sum(_priced_line(line).net_total for line in parsed) == 0:
+        problems.append(
+            f"Le montant total de la proposition est nul ({format_amount(0, currency)}) : il n’y a rien à facturer. "
+            "Ajoutez au moins une ligne payante ; une ligne offerte (prix à 0) ne peut qu’accompagner une offre payante."
+        )
     return parsed, problems
 
 
@@ -197,14 +202,15 @@ def _contact_problems(contact: PersonInput | None) -> list[str]:
             "Aucun contact principal n’est associé à la transaction : associez-lui le contact "
             "qui doit recevoir la proposition."
         ]
-    who = f"Le contact principal « {contact.full_name} »" if contact.full_name else "Le contact principal"
+    named = f" « {contact.full_name} »" if contact.full_name else ""
     email = (contact.email or "").strip()
     if not email:
-        return [f"{who} n’a pas d’adresse e-mail : renseignez-la pour qu’il puisse recevoir la proposition."]
+        return [f"Le contact principal{named} n’a pas d’adresse e-mail : renseignez-la pour qu’il puisse recevoir la proposition."]
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
-        return [f"L’adresse e-mail « {email} » du contact principal n’est pas valide : corrigez-la dans HubSpot."]
+        # The address itself is left out: reasons are logged, and an address is personal data.
+        return [f"L’adresse e-mail du contact principal{named} n’est pas valide : corrigez-la dans HubSpot."]
     return []
 
 

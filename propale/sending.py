@@ -17,8 +17,9 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import smtplib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -26,7 +27,7 @@ from typing import Any
 
 from markupsafe import escape
 
-from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input, hubspot_datetime
+from propale.crm import STATUS, STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input, hubspot_datetime
 from propale.emails import build_proposal_email, parse_stored
 from propale.ledger import (
     PROPOSAL_EMAIL,
@@ -84,32 +85,33 @@ def collect(
     settings: Settings,
     now: datetime,
     deal_ids: Sequence[str] | None = None,
+    *,
+    deleted_properties: Collection[str] = (),
 ) -> list[DealOutcome]:
     """Every deal to handle in this run, with its issued proposal or what is wrong with it."""
-    requested = list(dict.fromkeys(str(deal_id) for deal_id in deal_ids or []))
-    ids = requested or gateway.find_deal_ids(Status.TO_PROPOSE)
-    records = gateway.read_deals(ids) if ids else {}
-    outcomes: list[DealOutcome] = []
-    for deal_id in ids:
-        record = records.get(deal_id)
-        if record is None:
-            outcomes.append(DealOutcome(deal_id, f"Deal {deal_id}", problems=["Transaction introuvable dans HubSpot."], skipped=True))
-            continue
-        # The search index lags: a deal it still lists as flagged may have been handled since.
-        if record.status != Status.TO_PROPOSE:
-            log.info("Deal %s is %r, not %r: left alone", deal_id, record.status, Status.TO_PROPOSE)
-            if requested:
-                label = STATUS_LABELS.get(record.status, record.status)
-                outcomes.append(
-                    DealOutcome(
-                        deal_id,
-                        record.name,
-                        problems=[f"Son statut Propale est « {label} », pas « À proposer »."],
-                        skipped=True,
-                    )
-                )
-            continue
-        outcomes.append(_issue(ledger, settings, record, now))
+    return _outcomes(gateway, deal_ids, deleted_properties, lambda record: _issue(ledger, settings, record, now))
+
+
+def refuse(
+    gateway: HubSpotGateway, reason: str, deal_ids: Sequence[str] | None = None, *, deleted_properties: Collection[str] = ()
+) -> list[DealOutcome]:
+    """The deals to handle in this run, each in error for `reason`: when nothing can be sent at all."""
+    return _outcomes(gateway, deal_ids, deleted_properties, lambda record: DealOutcome(record.id, record.name, problems=[reason]))
+
+
+def _outcomes(
+    gateway: HubSpotGateway,
+    deal_ids: Sequence[str] | None,
+    deleted_properties: Collection[str],
+    outcome_of: Callable[[DealRecord], DealOutcome],
+) -> list[DealOutcome]:
+    outcomes = [
+        entry if isinstance(entry, DealOutcome) else outcome_of(entry) for entry in _flagged(gateway, deal_ids, deleted_properties)
+    ]
+    for outcome in outcomes:
+        if outcome.problems and not outcome.skipped:
+            reason = log_safe_reason(" ".join(outcome.problems))
+            log.warning("Deal %s (%s) cannot be proposed: %s", outcome.deal_id, outcome.deal_name, reason)
     log.info(
         "Collected %d deals: %d to send, %d in error, %d not flagged",
         len(outcomes),
@@ -118,6 +120,50 @@ def collect(
         sum(1 for o in outcomes if o.skipped),
     )
     return outcomes
+
+
+def _flagged(
+    gateway: HubSpotGateway, deal_ids: Sequence[str] | None, deleted_properties: Collection[str]
+) -> list[DealRecord | DealOutcome]:
+    """The flagged deals (or those asked for by id), read; an outcome for those not to handle."""
+    if STATUS in deleted_properties:
+        log.warning("%s is deleted in HubSpot: no deal can be found flagged until it is restored", STATUS)
+        return []
+    requested = list(dict.fromkeys(str(deal_id) for deal_id in deal_ids or []))
+    ids = requested or gateway.find_deal_ids(Status.TO_PROPOSE)
+    records = gateway.read_deals(ids) if ids else {}
+    flagged: list[DealRecord | DealOutcome] = []
+    for deal_id in ids:
+        record = records.get(deal_id)
+        if record is None:
+            flagged.append(DealOutcome(deal_id, f"Deal {deal_id}", problems=["Transaction introuvable dans HubSpot."], skipped=True))
+            continue
+        # The search index lags: a deal it still lists as flagged may have been handled since.
+        if record.status != Status.TO_PROPOSE:
+            log.info("Deal %s is %r, not %r: left alone", deal_id, record.status, Status.TO_PROPOSE)
+            if requested:
+                label = STATUS_LABELS.get(record.status, record.status)
+                flagged.append(
+                    DealOutcome(
+                        deal_id,
+                        record.name,
+                        problems=[f"Son statut Propale est « {label} », pas « À proposer »."],
+                        skipped=True,
+                    )
+                )
+            continue
+        flagged.append(record)
+    return flagged
+
+
+# The rep's reason names the contact ("Le contact principal « Maxime Caron » n’a pas d’adresse
+# e-mail"); a name is personal data, kept out of logs, and without it the reason still reads well.
+_CONTACT_NAME = re.compile(r"(contact principal) « [^»]* »")
+
+
+def log_safe_reason(reason: str) -> str:
+    """A deal's reason as the task log shows it: the rep's words, without the contact's name."""
+    return _CONTACT_NAME.sub(r"\1", reason)
 
 
 def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime) -> DealOutcome:
@@ -237,12 +283,18 @@ class WriteBackReport:
 
 def write_back(
     gateway: HubSpotGateway,
-    ledger: Ledger,
-    settings: Settings,
+    ledger: Ledger | None,
+    settings: Settings | None,
     outcomes: Sequence[DealOutcome],
     now: datetime,
+    *,
+    deleted_properties: Collection[str] = (),
 ) -> WriteBackReport:
-    """Set each deal's status in HubSpot in batch, and note sent proposals on their timelines."""
+    """Set each deal's status in HubSpot in batch, and note sent proposals on their timelines.
+
+    Properties an admin deleted in HubSpot are left out, so that the others are still written.
+    The ledger and settings are only needed for sent proposals (not when settings are broken).
+    """
     updates: dict[str, dict[str, str]] = {}
     notes: list[tuple[str, NoteRequest]] = []
     report = WriteBackReport()
@@ -255,7 +307,7 @@ def write_back(
             updates[outcome.deal_id] = {"propale_status": Status.ERROR, "propale_error": " ".join(outcome.problems)}
             report.failed.append(DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
             continue
-        assert outcome.proposal_id is not None
+        assert outcome.proposal_id is not None and ledger is not None and settings is not None
         proposal = ledger.get_proposal(outcome.proposal_id)
         assert proposal is not None and proposal.snapshot is not None and proposal.sent_at is not None
         token = proposal_token(settings.secret_key, proposal.number, proposal.version)
@@ -270,12 +322,18 @@ def write_back(
         note_key = delivery_key(PROPOSAL_NOTE, proposal.number, proposal.version)
         if ledger.ensure_delivery(note_key, kind=PROPOSAL_NOTE, proposal_id=proposal.id).is_pending:
             notes.append((note_key, _proposal_note(ledger, proposal)))
+    if deleted_properties:
+        updates = {
+            deal_id: {name: value for name, value in properties.items() if name not in deleted_properties}
+            for deal_id, properties in updates.items()
+        }
     failures = gateway.update_deals(updates) if updates else {}
     if failures:
         # Nothing is lost: these deals stay flagged and the next run writes them again.
         raise RuntimeError(f"HubSpot refused the update of {len(failures)} deal(s): {sorted(failures)}")
     if notes:
         gateway.create_notes([note for _, note in notes], timestamp=hubspot_datetime(now))
+        assert ledger is not None
         for note_key, _ in notes:
             ledger.complete_delivery(note_key)
     return report
@@ -299,21 +357,24 @@ def _html(text: str) -> str:
     return str(escape(text))
 
 
-def summary(report: WriteBackReport, retrying: Sequence[DealLine]) -> dict[str, Any] | None:
+def summary(report: WriteBackReport, retrying: Sequence[DealLine], notices: Sequence[str] = ()) -> dict[str, Any] | None:
     """The run's Slack message, or None when the run had nothing to report.
 
-    Sections: proposals sent, deals to fix, deals whose email failed and will be retried by the
-    next run, deals asked for by id that were not flagged.
+    Notices (for whoever administers Propale or HubSpot) come first, said once: a deal whose reason
+    is a notice's is listed without repeating it. Then the sections: proposals sent, deals to fix,
+    deals whose email failed and will be retried by the next run, deals asked for by id that were
+    not flagged.
     """
+    failed = [DealLine(line.name, line.url, "voir ci-dessus") if line.detail in notices else line for line in report.failed]
     sections = [
         SummarySection("Envoyées", report.sent, "envoyée", "envoyées"),
-        SummarySection("À corriger dans HubSpot", report.failed, "à corriger", "à corriger"),
+        SummarySection("À corriger dans HubSpot", failed, "à corriger", "à corriger"),
         SummarySection("Envoi en échec, nouvel essai au prochain passage", retrying, "en échec", "en échec"),
         SummarySection("Non traitées", report.skipped, "non traitée", "non traitées"),
     ]
-    if not any(section.lines for section in sections):
+    if not notices and not any(section.lines for section in sections):
         return None
-    return run_summary("Propositions Propale", sections)
+    return run_summary("Propositions Propale", sections, notices)
 
 
 def batches(outcomes: Sequence[DealOutcome], max_batches: int) -> list[list[dict[str, Any]]]:

@@ -33,7 +33,15 @@ SELLER_OPTIONAL_FIELDS = ("phone", "logo_url", "legal_mentions")
 
 
 class SettingsError(ValueError):
-    """A Propale setting is missing or malformed; the message names the variable."""
+    """A Propale setting is missing or malformed; the message names the variable.
+
+    `variable` is the Airflow Variable at fault; for a JSON setting, `missing` and `invalid` name
+    its fields at fault, so that what the sales team is told can name them in their words.
+    """
+
+    def __init__(self, message: str, variable: str, *, missing: tuple[str, ...] = (), invalid: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.variable, self.missing, self.invalid = variable, missing, invalid
 
 
 @dataclass(frozen=True)
@@ -107,14 +115,14 @@ def _text(get: Callable[[str], str | None], name: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise SettingsError(f"{name} must be text, got {type(value).__name__}.")
+        raise SettingsError(f"{name} must be text, got {type(value).__name__}.", name)
     return value.strip() or None
 
 
 def _required(get: Callable[[str], str | None], name: str, what: str) -> str:
     value = _text(get, name)
     if value is None:
-        raise SettingsError(f"{name} is not set: set the Airflow Variable to {what}.")
+        raise SettingsError(f"{name} is not set: set the Airflow Variable to {what}.", name)
     return value
 
 
@@ -125,7 +133,7 @@ def _json(get: Callable[[str], str | None], name: str) -> Any:
     try:
         return json.loads(value)
     except json.JSONDecodeError as error:
-        raise SettingsError(f"{name} is not valid JSON ({error.msg} at character {error.pos}).") from None
+        raise SettingsError(f"{name} is not valid JSON ({error.msg} at character {error.pos}).", name) from None
 
 
 def _public_url(get: Callable[[str], str | None]) -> str:
@@ -133,9 +141,11 @@ def _public_url(get: Callable[[str], str | None]) -> str:
     url = _required(get, name, "the public base URL of the customer page, e.g. https://propale.example.fr")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SettingsError(f"{name} must be an absolute http(s) URL such as https://propale.example.fr, got {url!r}.")
+        raise SettingsError(
+            f"{name} must be an absolute http(s) URL such as https://propale.example.fr, got {url!r}.", name
+        )
     if parts.query or parts.fragment:
-        raise SettingsError(f"{name} must not have a query string or fragment, got {url!r}.")
+        raise SettingsError(f"{name} must not have a query string or fragment, got {url!r}.", name)
     return url.rstrip("/")
 
 
@@ -157,10 +167,11 @@ def _secret_key(get: Callable[[str], str | None], *, sandbox: bool) -> str:
         raise SettingsError(
             f"{name} is not set: it is required when propale_public_url is not on this machine. "
             f"Set it to a long random value, e.g. the output of "
-            f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+            name,
         )
     if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise SettingsError(f"{name} is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters.")
+        raise SettingsError(f"{name} is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters.", name)
     return key
 
 
@@ -170,19 +181,21 @@ def _seller(get: Callable[[str], str | None]) -> Seller:
     if data is None:
         raise SettingsError(
             f"{name} is not set: set it to a JSON object with {', '.join(SELLER_REQUIRED_FIELDS)} "
-            f"(and optionally {', '.join(SELLER_OPTIONAL_FIELDS)})."
+            f"(and optionally {', '.join(SELLER_OPTIONAL_FIELDS)}).",
+            name,
+            missing=SELLER_REQUIRED_FIELDS,
         )
     if not isinstance(data, dict):
-        raise SettingsError(f"{name} must be a JSON object, got a JSON {type(data).__name__}.")
+        raise SettingsError(f"{name} must be a JSON object, got a JSON {type(data).__name__}.", name)
     unknown = sorted(set(data) - set(SELLER_REQUIRED_FIELDS) - set(SELLER_OPTIONAL_FIELDS))
     if unknown:
-        raise SettingsError(f"{name} has unknown field(s): {', '.join(unknown)}.")
+        raise SettingsError(f"{name} has unknown field(s): {', '.join(unknown)}.", name)
     missing = [field for field in SELLER_REQUIRED_FIELDS if not _is_filled(data.get(field))]
     if missing:
-        raise SettingsError(f"{name} is missing required field(s): {', '.join(missing)}.")
+        raise SettingsError(f"{name} is missing required field(s): {', '.join(missing)}.", name, missing=tuple(missing))
     for field in ("name", "siren", "vat_number", "email", *SELLER_OPTIONAL_FIELDS):
         if data.get(field) is not None and not isinstance(data[field], str):
-            raise SettingsError(f"{name}.{field} must be a JSON string.")
+            raise SettingsError(f"{name}.{field} must be a JSON string.", name, invalid=(field,))
 
     address = data["address"]
     if isinstance(address, str):
@@ -190,20 +203,26 @@ def _seller(get: Callable[[str], str | None]) -> Seller:
     elif isinstance(address, list) and all(isinstance(line, str) for line in address):
         address_lines = tuple(line.strip() for line in address if line.strip())
     else:
-        raise SettingsError(f"{name}.address must be a string (lines separated by newlines) or a list of strings.")
+        raise SettingsError(
+            f"{name}.address must be a string (lines separated by newlines) or a list of strings.", name, invalid=("address",)
+        )
 
     siren = re.sub(r"\s", "", data["siren"])
     if not re.fullmatch(r"\d{9}", siren):
-        raise SettingsError(f"{name}.siren must be the 9 digits of a SIREN number, got {data['siren']!r}.")
+        raise SettingsError(
+            f"{name}.siren must be the 9 digits of a SIREN number, got {data['siren']!r}.", name, invalid=("siren",)
+        )
 
     try:
         email = validate_email(data["email"].strip(), check_deliverability=False).normalized
     except EmailNotValidError as error:
-        raise SettingsError(f"{name}.email is not a valid email address: {error}") from None
+        raise SettingsError(f"{name}.email is not a valid email address: {error}", name, invalid=("email",)) from None
 
     logo_url = (data.get("logo_url") or "").strip() or None
     if logo_url and urlsplit(logo_url).scheme not in ("https", "http", "data"):
-        raise SettingsError(f"{name}.logo_url must be an http(s) or data: URL, got {logo_url!r}.")
+        raise SettingsError(
+            f"{name}.logo_url must be an http(s) or data: URL, got {logo_url!r}.", name, invalid=("logo_url",)
+        )
 
     return Seller(
         name=data["name"].strip(),
@@ -231,7 +250,7 @@ def _validity_days(get: Callable[[str], str | None]) -> int:
     if value is None:
         return DEFAULT_VALIDITY_DAYS
     if not re.fullmatch(r"\d+", value) or not 1 <= int(value) <= 365:
-        raise SettingsError(f"{name} must be a whole number of days between 1 and 365, got {value!r}.")
+        raise SettingsError(f"{name} must be a whole number of days between 1 and 365, got {value!r}.", name)
     return int(value)
 
 
@@ -242,12 +261,14 @@ def _payment_methods(get: Callable[[str], str | None]) -> tuple[str, ...]:
         return DEFAULT_PAYMENT_METHODS
     allowed = " and ".join(f'"{method}"' for method in PAYMENT_METHODS)
     if not isinstance(methods, list) or not methods or not all(isinstance(m, str) for m in methods):
-        raise SettingsError(f'{name} must be a non-empty JSON list of {allowed}, e.g. ["card", "sepa_debit"].')
+        raise SettingsError(f'{name} must be a non-empty JSON list of {allowed}, e.g. ["card", "sepa_debit"].', name)
     unknown = [method for method in methods if method not in PAYMENT_METHODS]
     if unknown:
-        raise SettingsError(f"{name} contains unsupported method(s) {', '.join(unknown)}: only {allowed} are supported.")
+        raise SettingsError(
+            f"{name} contains unsupported method(s) {', '.join(unknown)}: only {allowed} are supported.", name
+        )
     if len(set(methods)) != len(methods):
-        raise SettingsError(f"{name} lists a method more than once.")
+        raise SettingsError(f"{name} lists a method more than once.", name)
     return tuple(methods)
 
 
@@ -257,5 +278,5 @@ def _currency(get: Callable[[str], str | None]) -> str:
     if value is None:
         return DEFAULT_CURRENCY
     if not is_known_currency(value):
-        raise SettingsError(f"{name} must be an ISO 4217 currency code such as eur, got {value!r}.")
+        raise SettingsError(f"{name} must be an ISO 4217 currency code such as eur, got {value!r}.", name)
     return value.lower()

@@ -1,7 +1,9 @@
 """Slack messages (Block Kit payloads for incoming webhooks), in French for the sales team.
 
 Everything that comes from HubSpot or a customer is escaped: Slack reads `<…>` as links and
-mentions, so a deal named `<!channel>` must show as text, not page the whole channel.
+mentions, so a deal named `<!channel>` must show as text, not page the whole channel. A link's
+label is kept on one line, so that a name with line breaks cannot spill out of its link into
+lines of its own in the team's channel.
 """
 
 from __future__ import annotations
@@ -10,6 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from propale.rendering import one_line, shorten
+
+# Slack refuses a whole message over its limits (`invalid_blocks`, `msg_blocks_too_long`): at most
+# 50 blocks, 3,000 characters of text per section, and about 13,000 characters in all. Long lists
+# are cut with a count of what was left out; names and reasons are shortened (HubSpot has them whole).
+MAX_LISTED = 40
+SECTION_TEXT_MAX = 3000
+MESSAGE_TEXT_MAX = 12_000
+NAME_MAX = 120
+DETAIL_MAX = 400
+
 
 def escape(text: str) -> str:
     """Slack's mrkdwn escaping (its documented three characters)."""
@@ -17,7 +30,7 @@ def escape(text: str) -> str:
 
 
 def link(url: str, text: str) -> str:
-    return f"<{escape(url)}|{escape(text)}>"
+    return f"<{escape(url)}|{escape(shorten(one_line(text), NAME_MAX))}>"
 
 
 @dataclass(frozen=True)
@@ -37,15 +50,30 @@ def _header(text: str) -> dict[str, Any]:
     return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
 
 
-# Slack caps a message at 50 blocks; long lists are cut with a count of what was left out.
-MAX_LISTED = 40
+def _row(line: DealLine) -> str:
+    return f"• {link(line.url, line.name)} : {escape(shorten(line.detail, DETAIL_MAX))}"
 
 
-def _deal_list(lines: Sequence[DealLine]) -> list[str]:
-    rows = [f"• {link(line.url, line.name)} : {escape(line.detail)}" for line in lines[:MAX_LISTED]]
-    if len(lines) > MAX_LISTED:
-        rows.append(f"… et {len(lines) - MAX_LISTED} autres")
-    return rows
+def _list_sections(heading: str, lines: Sequence[DealLine], budget: int) -> tuple[list[dict[str, Any]], int]:
+    """A heading and its deals in as many sections as Slack's section limit needs, within `budget`
+    characters; returns the blocks and the budget left."""
+    blocks: list[dict[str, Any]] = []
+    rows = [f"*{escape(heading)}*"]
+    listed = 0
+    for line in lines[:MAX_LISTED]:
+        row = _row(line)
+        if len(row) > budget:
+            break
+        if len("\n".join(rows)) + len(row) + 1 > SECTION_TEXT_MAX - 40:  # room for "… et N autres"
+            blocks.append(_section("\n".join(rows)))
+            rows = []
+        rows.append(row)
+        budget -= len(row)
+        listed += 1
+    if listed < len(lines):
+        rows.append(f"… et {len(lines) - listed} autres")
+    blocks.append(_section("\n".join(rows)))
+    return blocks, budget
 
 
 @dataclass(frozen=True)
@@ -60,13 +88,21 @@ class SummarySection:
         return f"{len(self.lines)} {self.singular if len(self.lines) == 1 else self.plural}"
 
 
-def run_summary(title: str, sections: Sequence[SummarySection]) -> dict[str, Any]:
-    """One message per run: a header with the counts, then each non-empty section's deals, linked."""
-    text = f"{title} : " + ", ".join(section.count() for section in sections if section.lines)
+def run_summary(title: str, sections: Sequence[SummarySection], notices: Sequence[str] = ()) -> dict[str, Any]:
+    """One message per run: a header with the counts, the notices (each said once, for whoever
+    administers Propale), then each non-empty section's deals, linked."""
+    counts = ", ".join(section.count() for section in sections if section.lines)
+    text = f"{title} : {counts or 'à l’attention de l’administrateur'}"
     blocks: list[dict[str, Any]] = [_header(text)]
+    budget = MESSAGE_TEXT_MAX
+    for notice in notices:
+        body = f"⚠️ {escape(shorten(notice, DETAIL_MAX * 3))}"
+        blocks.append(_section(body))
+        budget -= len(body)
     for section in sections:
         if section.lines:
-            blocks.append(_section(f"*{escape(section.heading)}*\n" + "\n".join(_deal_list(section.lines))))
+            listed, budget = _list_sections(section.heading, section.lines, budget)
+            blocks += listed
     return {"text": escape(text), "blocks": blocks}
 
 

@@ -57,6 +57,8 @@ class Airflow:
         self.sandbox = sandbox
         self.ledger_url = ledger_url
         self.public_url = public_url
+        # Connections or variables a test sets on top of the sandbox's (e.g. an SMTP login).
+        self.extra_env: dict[str, str] = {}
 
     @property
     def env(self) -> dict[str, str]:
@@ -65,6 +67,7 @@ class Airflow:
             **airflow_env.environment(
                 self.sandbox.config, airflow_home=self.home, public_url=self.public_url, db_url=self.ledger_url
             ),
+            **self.extra_env,
         }
 
     @staticmethod

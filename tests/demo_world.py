@@ -8,11 +8,15 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO
 
 import httpx
+from hubspot.crm.associations.v4 import BatchInputPublicAssociationMultiPost
 from hubspot.crm.objects import (
     BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
     BatchReadInputSimplePublicObjectId,
 )
 from pypdf import PdfReader
@@ -35,6 +39,22 @@ DEAL_PROPERTIES = [
 ]
 
 
+# HubSpot's default association types from a deal (HUBSPOT_DEFINED category).
+DEAL_TO_CONTACT, DEAL_TO_PRIMARY_COMPANY, DEAL_TO_LINE_ITEM = 3, 5, 19
+
+
+@dataclass
+class NewDeal:
+    """A deal as a rep enters it in HubSpot: HubSpot properties of the deal, its primary contact and
+    company (None: no such association) and its line items."""
+
+    name: str
+    contact: dict[str, str] | None = None
+    company: dict[str, str] | None = None
+    line_items: list[dict[str, str]] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+
+
 class DemoWorld:
     def __init__(self, sandbox: SandboxProcess, airflow):
         self.sandbox = sandbox
@@ -51,13 +71,62 @@ class DemoWorld:
 
     # --- the rep's side -------------------------------------------------------------------------
 
+    def create_deals(self, deals: Sequence[NewDeal]) -> None:
+        """Create deals with their contacts, companies and line items, associated, in batch calls
+        (as an import or a rep's tooling does); their ids join `deal_ids` under their names."""
+        objects = self.hubspot.crm.objects.batch_api
+
+        def create(object_type: str, properties: list[dict[str, str]]) -> list[str]:
+            if not properties:
+                return []
+            inputs = [{"properties": p} for p in properties]
+            response = objects.create(object_type, BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs))
+            # Batch create answers in no guaranteed order: match results to inputs by their properties.
+            unmatched = list(response.results)
+            ids = []
+            for wanted in properties:
+                found = next(r for r in unmatched if all(r.properties.get(k) == v for k, v in wanted.items()))
+                unmatched.remove(found)
+                ids.append(found.id)
+            return ids
+
+        deal_ids = create("deals", [{"dealname": d.name, **d.properties} for d in deals])
+        self.deal_ids.update({d.name: deal_id for d, deal_id in zip(deals, deal_ids)})
+        links: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        for kind, type_id, of in (
+            ("contacts", DEAL_TO_CONTACT, lambda d: [d.contact] if d.contact else []),
+            ("companies", DEAL_TO_PRIMARY_COMPANY, lambda d: [d.company] if d.company else []),
+            ("line_items", DEAL_TO_LINE_ITEM, lambda d: d.line_items),
+        ):
+            owners = [deal_id for d, deal_id in zip(deals, deal_ids) for _ in of(d)]
+            created = create(kind, [p for d in deals for p in of(d)])
+            links[(kind, type_id)] = list(zip(owners, created))
+        for (kind, type_id), pairs in links.items():
+            if pairs:
+                self.hubspot.crm.associations.v4.batch_api.create(
+                    "deals",
+                    kind,
+                    BatchInputPublicAssociationMultiPost(
+                        inputs=[
+                            {
+                                "from": {"id": deal_id},
+                                "to": {"id": target},
+                                "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+                            }
+                            for deal_id, target in pairs
+                        ]
+                    ),
+                )
+
     def flag(self, *names: str) -> None:
-        """Set « À proposer » on deals, as a rep does in HubSpot."""
-        self.hubspot.crm.deals.batch_api.update(
-            BatchInputSimplePublicObjectBatchInput(
-                inputs=[{"id": self.deal_ids[name], "properties": {"propale_status": "to_propose"}} for name in names]
+        """Set « À proposer » on deals, as a rep does in HubSpot (100 deals per batch, HubSpot's limit)."""
+        ids = [self.deal_ids[name] for name in names]
+        for start in range(0, len(ids), 100):
+            self.hubspot.crm.deals.batch_api.update(
+                BatchInputSimplePublicObjectBatchInput(
+                    inputs=[{"id": deal_id, "properties": {"propale_status": "to_propose"}} for deal_id in ids[start : start + 100]]
+                )
             )
-        )
 
     # --- what users see -------------------------------------------------------------------------
 
@@ -103,22 +172,31 @@ class DemoWorld:
 
         Returns the emails that arrived before the kill.
         """
+        return self.run_killed_after_emails(dag_id, 1)
+
+    def run_killed_after_emails(
+        self, dag_id: str, count: int, output: IO[bytes] | None = None, timeout: float = 180
+    ) -> list[dict]:
+        """Run a DAG with `airflow dags test` and SIGKILL it, whole, once `count` emails landed.
+
+        Returns the emails that arrived before the kill; the run's output goes to `output`.
+        """
         before = {m["id"] for m in self.emails()}
         process = subprocess.Popen(
             self.airflow.argv("airflow", "dags", "test", dag_id),
             env=self.airflow.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
             start_new_session=True,
         )
         arrived: list[dict] = []
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and process.poll() is None:
             arrived = [m for m in self.emails() if m["id"] not in before]
-            if arrived:
+            if len(arrived) >= count:
                 os.killpg(process.pid, signal.SIGKILL)
                 break
-            time.sleep(0.02)
+            time.sleep(0.02 if count == 1 else 0.5)
         process.wait()
         return arrived
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from datetime import datetime, timezone
 
 from propale.money import format_amount
@@ -72,3 +74,25 @@ def sample_snapshot(deal: DealInput | None = None, *, number: str = "DEV-2026-00
 
 def eur(cents: int) -> str:
     return format_amount(cents, "eur")
+
+
+# Valid but unusual names, as HubSpot takes them: longer than any limit a layout or an API might
+# assume, with emoji, CJK, right-to-left text, combining accents and unbreakable words.
+LONG_DEAL_NAME = (
+    "Coopérative « Ünïcödé » 🚀🏢 — 東京オフィス拡張 — مكتب الرياض الجديد — Cafe\u0301 Ŀ’Œuvre "
+    + "— agrandissement des bureaux partagés de l’équipe produit et de l’équipe design " * 4
+).strip()
+LONG_COMPANY_NAME = ("Société Coopérative d’Intérêt Collectif 共同組合 « Les Ateliers Réunis » 🌍 " * 5).strip()
+LONG_LINE_NAME = ("Poste nomade 🪑 (accès 24 h/24, casier, café à volonté, 会議室 2 h/mois, قاعة اجتماعات) " * 4).strip()
+UNBREAKABLE_LINE_NAME = "Réf. " + "supercalifragilisticexpialidocious" * 6
+
+
+def fonts_missing_for_long_names() -> str | None:
+    """Why this machine's PDFs cannot show every script of the long names (a font is not installed,
+    as the Dockerfile installs them), or None when they can."""
+    if shutil.which("fc-list") is None:
+        return "fontconfig's fc-list is not installed: cannot tell which fonts WeasyPrint has"
+    for pattern, what in ((":lang=ja", "Japanese/Chinese"), (":charset=1f680", "emoji")):
+        if not subprocess.run(["fc-list", pattern], capture_output=True, text=True).stdout.strip():
+            return f"no {what} font installed (`make test-deps` installs fonts-droid-fallback and fonts-noto-color-emoji)"
+    return None

@@ -2,7 +2,7 @@
 the email in the sandbox mailbox, the proposal page, the sandbox's Stripe Checkout, the thank-you
 page; on a desktop and on a phone. Screenshots go to artifacts/screenshots/.
 
-`make browser-deps` (also run by .ci/run) installs Chromium; without it these tests are skipped.
+`make test-deps` (also run by .ci/run) installs Chromium; without it these tests are skipped.
 README-sized copies (email, proposal page, PDF) go to artifacts/screenshots/docs/, or refresh the
 committed ones in docs/screenshots/ with `PROPALE_DOCS_SCREENSHOTS=1 pytest tests/test_browser.py`.
 """
@@ -55,7 +55,7 @@ def _contrast(page, selector: str) -> float:
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed: run `make browser-deps` (apt-get install -y chromium) as root")
+        pytest.skip("Chromium is not installed: run `make test-deps` (apt-get install -y chromium) as root")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

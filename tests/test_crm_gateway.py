@@ -31,9 +31,10 @@ def _create_deals(client, count: int, **properties: str) -> list[str]:
 
 def test_setup_creates_the_properties_once_then_costs_two_reads(hubspot):
     sandbox, client, gateway = hubspot
-    created = gateway.ensure_deal_properties()
-    assert "group propale" in created
-    assert {spec.name for spec in DEAL_PROPERTIES} <= set(created)
+    setup = gateway.ensure_deal_properties()
+    assert setup.first_setup and setup.repaired == [] and setup.deleted == []
+    assert "group propale" in setup.changes
+    assert {spec.name for spec in DEAL_PROPERTIES} <= set(setup.changes)
     status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
     assert [(o.value, o.label) for o in status.options] == [
         ("not_created", "Proposition non créée"),
@@ -44,7 +45,7 @@ def test_setup_creates_the_properties_once_then_costs_two_reads(hubspot):
     ]
     with sandbox.admin("hubspot") as admin:
         admin.reset_stats()
-        assert gateway.ensure_deal_properties() == []
+        assert gateway.ensure_deal_properties().changes == []
         assert admin.stats()["total"] == 2
 
 
@@ -59,12 +60,37 @@ def test_setup_adds_what_is_missing_without_clobbering_an_admins_changes(hubspot
         if o.value != "error"
     ] + [OptionInput(label="En pause", value="on_hold", display_order=9, hidden=False)]
     client.crm.properties.core_api.update("deals", "propale_status", PropertyUpdate(options=options))
-    client.crm.properties.core_api.archive("deals", "propale_error")
 
-    assert gateway.ensure_deal_properties() == ["propale_error", "propale_status options error"]
+    assert gateway.ensure_deal_properties().changes == ["propale_status options error"]
     status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
     labels = {o.value: o.label for o in status.options}
     assert labels["sent"] == "Envoyée au client" and labels["on_hold"] == "En pause" and labels["error"] == "Erreur"
+
+
+def test_a_property_deleted_by_an_admin_is_reported_for_restoring_not_shadowed(hubspot):
+    """HubSpot keeps a deleted property, values included, in its recycle bin under its name."""
+    sandbox, client, gateway = hubspot
+    gateway.ensure_deal_properties()
+    [deal_id] = _create_deals(client, 1, propale_proposal_url="https://propale.example/p/abc")
+    client.crm.properties.core_api.archive("deals", "propale_proposal_url")
+
+    setup = gateway.ensure_deal_properties()
+    assert setup.deleted == ["propale_proposal_url"] and setup.changes == []
+    assert client.crm.properties.core_api.get_by_name("deals", "propale_proposal_url", archived=True).archived
+    assert gateway.ensure_deal_properties().deleted == ["propale_proposal_url"], "reported on every run until restored"
+
+
+def test_properties_missing_beside_existing_ones_are_created_and_reported(hubspot):
+    """E.g. an older install, or properties removed for good: they come back, empty."""
+    sandbox, client, gateway = hubspot
+    client.crm.properties.groups_api.create("deals", {"name": "propale", "label": "Propale"})
+    client.crm.properties.core_api.create(
+        "deals", {"name": "propale_error", "label": "Erreur Propale", "type": "string", "fieldType": "textarea", "groupName": "propale"}
+    )
+    setup = gateway.ensure_deal_properties()
+    assert not setup.first_setup and not setup.group_created
+    assert set(setup.repaired) == {spec.name for spec in DEAL_PROPERTIES} - {"propale_error"}
+    assert "propale_status" in {p.name for p in client.crm.properties.core_api.get_all("deals").results}
 
 
 def test_finding_flagged_deals_pages_past_the_search_cap_and_in_id_order(hubspot):
@@ -80,6 +106,20 @@ def test_finding_flagged_deals_pages_past_the_search_cap_and_in_id_order(hubspot
         )
     assert found == sorted(flagged, key=int), "every flagged deal, beyond search's 10,000-result cap"
     assert searches == 51, "200 per page"
+
+
+def test_flagged_deals_filling_whole_pages_cost_no_extra_empty_search(hubspot):
+    sandbox, client, gateway = hubspot
+    gateway.ensure_deal_properties()
+    flagged = _create_deals(client, 400, propale_status=Status.TO_PROPOSE)
+    with sandbox.admin("hubspot") as admin:
+        admin.reset_stats()
+        found = gateway.find_deal_ids(Status.TO_PROPOSE)
+        searches = sum(
+            entry["count"] for endpoint, entry in admin.stats()["endpoints"].items() if endpoint.endswith("/search")
+        )
+    assert found == sorted(flagged, key=int)
+    assert searches == 2, "the second full page holds every match left: no third search to find nothing"
 
 
 def test_a_deal_flagged_during_index_lag_is_found_by_a_later_run(hubspot):
@@ -112,6 +152,22 @@ def test_reading_deals_costs_a_fixed_number_of_batch_calls(start_sandbox):
     assert proposal_input.company.vat_number.startswith("FR")
     assert proposal_input.owner.email.endswith("@lafabrique-commune.example")
     assert [line.recurring_billing_frequency for line in proposal_input.line_items] == ["monthly"]
+
+
+def test_reading_hundreds_of_deals_costs_calls_per_batch_not_per_deal(start_sandbox):
+    sandbox = start_sandbox(reset=True, seed="demo", generated_deals=250)
+    client = make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url)
+    gateway = HubSpotGateway(client)
+    deal_ids = [deal.id for deal in client.crm.deals.get_all()]
+    with sandbox.admin("hubspot") as admin:
+        admin.reset_stats()
+        deals = gateway.read_deals(deal_ids)
+        calls = {endpoint: entry["count"] for endpoint, entry in admin.stats()["endpoints"].items()}
+    assert len(deals) == len(deal_ids) == 262
+    assert all(deal.contacts and deal.line_items for deal in deals.values() if deal.name.startswith("Client "))
+    assert calls["POST /crm/v4/associations/{from_type}/{to_type}/batch/read"] == 3, "1,000 deals per call, per kind"
+    assert calls["POST /crm/v3/objects/deals/batch/read"] == 3, "100 per call"
+    assert sum(calls.values()) <= 20
 
 
 def test_a_note_with_its_pdf_lands_on_the_deal_timeline(hubspot):

@@ -55,7 +55,7 @@ def test_contact_without_email(email):
 @pytest.mark.parametrize("email", ["jeanne.martin@", "jeanne martin@acme.fr", "jeanne@@acme.fr", "jeanne@acme"])
 def test_contact_with_invalid_email(email):
     assert validate(sample_deal(contact=PersonInput("501", email, "Jeanne", "Martin"))) == [
-        f"L’adresse e-mail « {email} » du contact principal n’est pas valide : corrigez-la dans HubSpot."
+        "L’adresse e-mail du contact principal « Jeanne Martin » n’est pas valide : corrigez-la dans HubSpot."
     ]
 
 
@@ -93,6 +93,22 @@ def test_missing_or_unreadable_price():
 
 def test_free_line_at_price_zero_is_allowed():
     assert validate(sample_deal(line_items=(OFFICE, line("Café offert", price="0")))) == []
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        (line("Visite des locaux", price="0"),),
+        (line("Café offert", price="0"), line("Badge", price="0", recurring_billing_frequency="monthly")),
+        # A price too small to survive its discount: each unit rounds to 0,00 €.
+        (line("Impression", quantity="3", price="0.01", discount_percentage="60"),),
+    ],
+)
+def test_a_proposal_with_nothing_to_pay_is_refused(lines):
+    assert validate(sample_deal(line_items=lines)) == [
+        f"Le montant total de la proposition est nul ({eur(0)}) : il n’y a rien à facturer. Ajoutez au moins une ligne "
+        "payante ; une ligne offerte (prix à 0) ne peut qu’accompagner une offre payante."
+    ]
 
 
 @pytest.mark.parametrize("discount", ["-5", "120", "beaucoup"])

@@ -13,25 +13,33 @@ from datetime import date
 import pypdf
 import pytest
 from factories import (
+    LONG_COMPANY_NAME,
+    LONG_DEAL_NAME,
+    LONG_LINE_NAME,
     OFFICE,
     ROOM,
     SETUP,
+    UNBREAKABLE_LINE_NAME,
     CompanyInput,
     PersonInput,
     eur,
+    fonts_missing_for_long_names,
     line,
     sample_deal,
     sample_snapshot,
 )
 from jinja2 import UndefinedError
+from weasyprint.formatting_structure.boxes import TextBox
 
 from propale.rendering import (
     environment,
     format_long_date,
+    layout_proposal,
     one_line,
     render_proposal_email,
     render_proposal_html,
     render_proposal_pdf,
+    shorten,
 )
 
 URL = "https://propale.bureauxducanal.fr/p/tok_123"
@@ -255,3 +263,58 @@ def test_subject_never_contains_line_breaks():
     subject, _, _ = render_proposal_email(sample_snapshot(deal), URL)
     assert "\r" not in subject and "\n" not in subject
     assert subject == "Votre proposition commerciale DEV-2026-00042 : Acme Bcc: everyone@example.com X-Spam: yes"
+
+
+# --- unusual names ------------------------------------------------------------------------------
+
+
+def long_names_deal():
+    company = CompanyInput("601", LONG_COMPANY_NAME, ("5 rue Mercière",), "69002", "Lyon", "France", None, None)
+    lines = (line(LONG_LINE_NAME, "2", "190", recurring_billing_frequency="monthly"), line(UNBREAKABLE_LINE_NAME, "1", "150"))
+    contact = PersonInput("501", "zoe.nguyen@ateliers-reunis.example", "Zoë-Åsa", "Nguye\u0302\u0303n 李")
+    return sample_deal(name=LONG_DEAL_NAME, company=company, contact=contact, line_items=lines)
+
+
+def test_long_names_wrap_inside_the_page_and_keep_the_amounts_readable():
+    document = layout_proposal(sample_snapshot(long_names_deal()))
+    right_margin = 14 * 96 / 25.4  # 14 mm, the @page margin in CSS pixels
+    # WeasyPrint's laid-out boxes (internal API): every piece of text ends before the right margin.
+    overflowing = [
+        box.text
+        for page in document.pages
+        for box in page._page_box.descendants()
+        if isinstance(box, TextBox) and box.position_x + box.width > page.width - right_margin + 0.5
+    ]
+    assert overflowing == []
+    text = {box.text for page in document.pages for box in page._page_box.descendants() if isinstance(box, TextBox)}
+    assert {"Qté", eur(15000), eur(38000)} <= text, "headers and amounts are not broken apart"
+
+
+def test_long_names_survive_whole_in_the_pdf():
+    if missing := fonts_missing_for_long_names():
+        pytest.skip(missing)
+    reader = pypdf.PdfReader(io.BytesIO(render_proposal_pdf(sample_snapshot(long_names_deal()))))
+    text = re.sub(r"\s+", "", "".join(page.extract_text() for page in reader.pages))
+    for name in (LONG_COMPANY_NAME, "東京オフィス拡張", "مكتب", "共同組合", "会議室"):
+        assert re.sub(r"\s+", "", name)[:60] in text
+
+
+def test_a_long_deal_name_is_shortened_in_the_subject_on_one_line():
+    subject, html, text = render_proposal_email(sample_snapshot(long_names_deal()), URL)
+    assert subject.startswith("Votre proposition commerciale DEV-2026-00042 : Coopérative « Ünïcödé » 🚀🏢 — 東京オフィス拡張")
+    assert subject.endswith("…") and len(subject) <= 150 and "\n" not in subject
+    assert LONG_DEAL_NAME in text, "the body keeps the whole name"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("Atelier Lumen", 40, "Atelier Lumen"),
+        ("Atelier Lumen — bureaux", 16, "Atelier Lumen…"),
+        ("Cafe\u0301s", 5, "Caf…"),  # never an accent without its letter
+        ("ab👩\u200d💻cd", 4, "ab…"),  # nor half an emoji sequence
+        ("a🇫🇷🇩🇪", 4, "a🇫🇷…"),  # nor half a flag
+    ],
+)
+def test_shorten_cuts_between_visible_characters(text, limit, expected):
+    assert shorten(text, limit) == expected

@@ -94,6 +94,17 @@ def test_batch_read_of_a_record_without_associations_is_a_207(client, records):
     assert read.errors[0].context == {"fromObjectId": [records["deal"]]}
 
 
+def test_batch_read_takes_hubspots_1000_ids_and_refuses_more(client, records):
+    batch = client.crm.associations.v4.batch_api
+    ids = [{"id": records["deal"]}] + [{"id": str(900_000_000 + i)} for i in range(999)]
+    read = batch.get_page("deals", "line_items", {"inputs": ids})
+    assert len(read.results) + read.num_errors == 1000, "every id answered, in one call"
+    with pytest.raises(ApiException) as refused:
+        batch.get_page("deals", "line_items", {"inputs": [*ids, {"id": "1"}]})
+    assert refused.value.status == 400
+    assert "at most 1000" in json.loads(refused.value.body)["message"]
+
+
 def test_note_associations_and_archiving_a_record_removes_its_associations(client, records):
     note = client.crm.objects.notes.basic_api.create(
         {

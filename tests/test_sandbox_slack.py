@@ -43,6 +43,32 @@ def test_bad_posts_get_slacks_plain_text_errors(sandbox_config, body, error):
     assert _post(sandbox_config.slack_webhook_url, body) == (400, error)
 
 
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [_section("x" * 3001)],
+        [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}],
+        [_section("x")] * 51,
+        [{"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11}],
+    ],
+    ids=["section-over-3000", "header-over-150", "over-50-blocks", "context-over-10-elements"],
+)
+def test_blocks_over_slacks_limits_refuse_the_whole_post(sandbox_config, blocks):
+    before = len(httpx.get(f"{sandbox_config.slack_url}/api/messages").json())
+    body = json.dumps({"text": "trop long", "blocks": blocks}).encode()
+    assert _post(sandbox_config.slack_webhook_url, body) == (400, "invalid_blocks")
+    assert len(httpx.get(f"{sandbox_config.slack_url}/api/messages").json()) == before
+
+
+def test_blocks_at_slacks_limits_are_accepted(sandbox_config):
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 150}}] + [_section("y" * 3000)] * 49
+    assert _post(sandbox_config.slack_webhook_url, json.dumps({"text": "juste", "blocks": blocks}).encode()) == (200, "ok")
+
+
 def test_rate_limit_fault_answers_429_with_retry_after(sandbox, sandbox_config):
     with sandbox.admin("slack") as admin:
         admin.set_faults(rate_limit=1, rate_window_s=30)

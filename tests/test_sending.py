@@ -116,3 +116,35 @@ def test_a_proposal_replaced_before_its_email_went_is_not_sent(ledger):
     assert outbox.sent == []
     assert result.skipped, "the deal's status is the newer version's business"
     assert "remplacée" in result.problems[0]
+
+
+def test_flagging_again_after_an_unconfirmed_send_issues_a_new_version_that_is_sent(ledger):
+    """Found by the chaos run: the reused draft kept its in-doubt email, so each new flag got the
+    same « n'a pas pu être confirmé » back and the deal could never be sent again."""
+    first = issue(ledger, "flagged-at-1")
+
+    class Killed(BaseException):
+        pass
+
+    def dies_after_handing_over(message: EmailMessage) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        deliver(ledger, SETTINGS, first, dies_after_handing_over, None)
+    assert deliver(ledger, SETTINGS, first, Outbox(), None).problems, "reported to the rep"
+
+    again = issue(ledger, "flagged-at-2")  # the rep checked with the customer and flags the deal again
+    outbox = Outbox()
+    assert deliver(ledger, SETTINGS, again, outbox, None).problems == []
+    [message] = outbox.sent
+    old, new = ledger.get_proposal(first.proposal_id), ledger.get_proposal(again.proposal_id)
+    assert (new.version, old.status) == (2, ProposalStatus.REPLACED)
+    assert new.number != old.number and new.number in message["Subject"] and "nouvelle version" in message["Subject"]
+
+
+def test_flagging_again_after_a_refused_address_sends_to_it_again(ledger):
+    refused = smtplib.SMTPRecipientsRefused({"jeanne.martin@acme.fr": (450, b"mailbox busy")})
+    deliver(ledger, SETTINGS, issue(ledger, "flagged-at-1"), Outbox(failures=[refused]), None)
+    outbox = Outbox()
+    assert deliver(ledger, SETTINGS, issue(ledger, "flagged-at-2"), outbox, None).problems == []
+    assert len(outbox.sent) == 1

@@ -1,7 +1,8 @@
 """The sandbox Slack: an incoming-webhook receiver that keeps every post, and a page to read them.
 
 Webhook:             POST /services/{T…}/{B…}/{secret}  JSON {text, blocks, attachments, …};
-                     answers `ok` like Slack, or Slack's plain-text errors (invalid_payload, no_text)
+                     answers `ok` like Slack, or Slack's plain-text errors (invalid_payload, no_text,
+                     invalid_blocks: over 50 blocks, 3,000 characters in a section, 150 in a header)
 Page (for people):   GET /                      every post, newest first
 API (for scripts):   GET /api/messages          every post, newest first; DELETE empties it
 """
@@ -45,6 +46,29 @@ def block_texts(blocks: list[Any]) -> list[str]:
     return texts
 
 
+# Block Kit limits Slack enforces on a message: past any of them the whole post is refused.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_CONTEXT_ELEMENTS = 10
+
+
+def blocks_within_limits(blocks: list[Any]) -> bool:
+    if len(blocks) > MAX_BLOCKS:
+        return False
+    for block in blocks:
+        if not isinstance(block, dict):
+            return False
+        text = (block.get("text") or {}).get("text", "") if isinstance(block.get("text"), dict) else ""
+        if block.get("type") == "section" and len(text) > MAX_SECTION_TEXT:
+            return False
+        if block.get("type") == "header" and len(text) > MAX_HEADER_TEXT:
+            return False
+        if block.get("type") == "context" and len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
+            return False
+    return True
+
+
 def create_app(store: Store) -> Starlette:
     async def webhook(request: Request) -> Response:
         try:
@@ -54,7 +78,7 @@ def create_app(store: Store) -> Starlette:
         if not isinstance(payload, dict):
             return PlainTextResponse("invalid_payload", status_code=400)
         blocks = payload.get("blocks") or []
-        if not isinstance(blocks, list):
+        if not isinstance(blocks, list) or not blocks_within_limits(blocks):
             return PlainTextResponse("invalid_blocks", status_code=400)
         if not payload.get("text") and not blocks and not payload.get("attachments"):
             return PlainTextResponse("no_text", status_code=400)

@@ -11,6 +11,8 @@ from starlette.requests import Request
 from propale.sandbox.hubspot.errors import validation_error
 
 MAX_BATCH_INPUTS = 100
+# Associations batch reads (v3 and v4) take up to 1,000 ids (HubSpot changelog, February 2025).
+MAX_ASSOCIATIONS_READ_INPUTS = 1000
 
 
 def query_list(request: Request, name: str) -> list[str] | None:
@@ -46,15 +48,15 @@ async def json_body(request: Request) -> Any:
         raise validation_error(f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
 
 
-async def batch_inputs(request: Request) -> tuple[dict[str, Any], list[Any]]:
-    """A batch body and its `inputs`, refusing more than HubSpot's 100 per call."""
+async def batch_inputs(request: Request, limit: int = MAX_BATCH_INPUTS) -> tuple[dict[str, Any], list[Any]]:
+    """A batch body and its `inputs`, refusing more than HubSpot's `limit` per call (100 for most)."""
     body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise validation_error("Invalid input JSON: a batch body needs an inputs list")
     inputs = body["inputs"]
-    if len(inputs) > MAX_BATCH_INPUTS:
+    if len(inputs) > limit:
         raise validation_error(
-            f"Too many inputs: {len(inputs)}. A batch accepts at most {MAX_BATCH_INPUTS} inputs.",
+            f"Too many inputs: {len(inputs)}. A batch accepts at most {limit} inputs.",
             context={"inputs": [str(len(inputs))]},
         )
     return body, inputs

@@ -17,7 +17,7 @@ from propale.sandbox.hubspot.associations import (
 )
 from propale.sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
 from propale.sandbox.hubspot.object_types import ObjectType, resolve_type
-from propale.sandbox.hubspot.params import batch_inputs, json_body, query_int
+from propale.sandbox.hubspot.params import MAX_ASSOCIATIONS_READ_INPUTS, batch_inputs, json_body, query_int
 from propale.sandbox.hubspot.shapes import batch_json
 from propale.sandbox.hubspot.state import HubSpotAccount
 from propale.sandbox.hubspot.values import now_iso
@@ -91,7 +91,7 @@ class AssociationRoutes:
     async def batch_read(self, request: Request) -> Response:
         started = now_iso()
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, MAX_ASSOCIATIONS_READ_INPUTS)
         results, errors = [], []
         for item in inputs:
             from_id = _id_of(item, "each input")

@@ -7,7 +7,7 @@ from typing import Any
 
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
-from propale.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, metadata, require
+from propale.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, check_length, metadata, require
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
 from propale.sandbox.stripe.routing import Call
 from propale.sandbox.stripe.search import search_result
@@ -18,6 +18,7 @@ PAGE = {"limit", "starting_after", "ending_before", "created"}
 
 
 # products ---------------------------------------------------------------------------------
+PRODUCT_NAME_MAX = 5000
 PRODUCT_PARAMS = {
     "id", "name", "active", "description", "metadata", "images", "shippable", "statement_descriptor",
     "tax_code", "unit_label", "url", "default_price_data",
@@ -26,6 +27,7 @@ PRODUCT_PARAMS = {
 
 def new_product(stripe: Stripe, params: dict[str, Any], param_prefix: str = "") -> dict[str, Any]:
     name = require(params, "name", param=f"{param_prefix}name")
+    check_length(name, PRODUCT_NAME_MAX, f"{param_prefix}name")
     now = stripe.wall_time()
     product = {
         "id": params.get("id") or stripe.new_id("prod_", 14),
@@ -81,6 +83,8 @@ def update_product(call: Call) -> dict[str, Any]:
         if name in params:
             if name == "name" and not params[name]:
                 raise StripeError("You cannot unset the name of a product.", param="name")
+            if name == "name":
+                check_length(params[name], PRODUCT_NAME_MAX, name)
             after[name] = params[name] or None
     if "active" in params:
         after["active"] = as_bool(params, "active")

@@ -8,7 +8,7 @@ from typing import Any
 
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
-from propale.sandbox.stripe.forms import as_dict, metadata
+from propale.sandbox.stripe.forms import as_dict, check_length, metadata
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
 from propale.sandbox.stripe.payment_methods import attach_payment_method
 from propale.sandbox.stripe.routing import Call
@@ -16,6 +16,7 @@ from propale.sandbox.stripe.search import search_result
 from propale.sandbox.stripe.subscriptions import cancel_all_for_customer
 
 EDITABLE = ("name", "email", "phone", "description")
+MAX_LENGTHS = {"name": 256, "email": 512, "phone": 20, "description": 5000}  # Stripe's OpenAPI spec
 CREATE_PARAMS = {
     "name", "email", "phone", "description", "metadata", "address", "test_clock", "preferred_locales",
     "invoice_settings", "tax_exempt", "shipping", "payment_method", "invoice_prefix",
@@ -67,6 +68,7 @@ def _fields(stripe: Stripe, params: dict[str, Any], customer: dict[str, Any] | N
     fields: dict[str, Any] = {}
     for name in EDITABLE:
         if name in params:
+            check_length(params[name], MAX_LENGTHS[name], name)
             fields[name] = params[name] or None
     if "address" in params:
         address = as_dict(params, "address")

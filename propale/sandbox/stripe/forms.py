@@ -102,6 +102,14 @@ def as_dict(params: dict[str, Any], name: str, *, param: str | None = None) -> d
     return value
 
 
+def check_length(value: Any, limit: int, param: str) -> None:
+    """Stripe's maxLength on string params (its OpenAPI spec: e.g. 256 for a customer's name)."""
+    if isinstance(value, str) and len(value) > limit:
+        raise StripeError(
+            f"Invalid string: {value[:40]}...; must be at most {limit} characters", param=param, code="parameter_invalid_string"
+        )
+
+
 def require(params: dict[str, Any], name: str, *, param: str | None = None) -> Any:
     value = params.get(name)
     if value is None or value == "":

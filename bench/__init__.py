@@ -1,0 +1,1 @@
+"""Propale's benchmarks (`make bench`): see `bench/__main__.py` and the README's « Benchmarks »."""
