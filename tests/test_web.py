@@ -553,6 +553,30 @@ def test_when_stripe_is_down_the_acceptance_is_kept_and_the_customer_can_retry(s
     assert site.stripe.v1.checkout.sessions.retrieve(session_id).amount_total == proposal.snapshot.first_payment
 
 
+def test_back_from_checkout_while_stripe_is_down_the_customer_is_not_asked_to_pay_again(site):
+    link = site.link(ONDE_SUMMER)
+    proposal = site.proposal(ONDE_SUMMER)
+    [session] = [s for s in site.ledger.checkout_sessions(proposal.id) if s.status == CheckoutStatus.OPEN]
+    paid = httpx.post(
+        f"{site.sandbox.config.stripe_url}/v1/test_helpers/checkout/sessions/{session.stripe_session_id}/complete",
+        data={"card_number": "4242424242424242"},
+        auth=(site.sandbox.config.stripe_secret_key, ""),
+    )
+    assert paid.status_code == 200, paid.text
+    client = site.client("203.0.113.61")
+    with site.sandbox.admin("stripe") as admin:
+        admin.set_faults(error_rate=1)
+        try:
+            response = client.get(f"{link}/merci", params={"session_id": session.stripe_session_id})
+        finally:
+            admin.reset_faults()
+    assert response.status_code == 503
+    assert "Paiement en cours de vérification" in response.text and "inutile de payer une seconde fois" in response.text
+    assert "data-method" not in response.text
+    response = client.get(f"{link}/merci", params={"session_id": session.stripe_session_id})
+    assert response.status_code == 200 and "Votre paiement de" in response.text
+
+
 # --- the process ---------------------------------------------------------------------------------
 
 

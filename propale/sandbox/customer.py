@@ -9,6 +9,8 @@ customers use rather than the ledger behind them.
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
@@ -24,13 +26,31 @@ class JourneyError(Exception):
     """A page did not answer as a customer expects; the message says which and how."""
 
 
-class Customer:
-    """One browser (cookies, redirects by hand) walking through the customer's pages."""
+# The status of the customer page's "try again in a few minutes" pages (Stripe unreachable).
+TRY_AGAIN = 503
 
-    def __init__(self, mailbox_url: str, public_url: str, user_agent: str = "propale-sandbox-customer"):
+
+class Customer:
+    """One browser (cookies, redirects by hand) walking through the customer's pages.
+
+    A patient customer (`tries_after_error` > 0) who meets a page asking to try again later
+    (Stripe failing even after Propale's retries) waits `patience_s` and does the same thing again;
+    `error_pages` counts the pages met. By default the first such page ends the journey."""
+
+    def __init__(
+        self,
+        mailbox_url: str,
+        public_url: str,
+        user_agent: str = "propale-sandbox-customer",
+        tries_after_error: int = 0,
+        patience_s: float = 5,
+    ):
         self.mailbox_url = mailbox_url
         self.public_url = public_url
         self.browser = httpx.Client(timeout=30, follow_redirects=False, headers={"User-Agent": user_agent})
+        self.tries_after_error = tries_after_error
+        self.patience_s = patience_s
+        self.error_pages = 0
 
     def __enter__(self) -> Customer:
         return self
@@ -56,8 +76,8 @@ class Customer:
         form = next((f for f in _forms(page.text) if method in f.methods), None)
         if form is None:
             raise JourneyError(f"the proposal page has no « {method} » button")
-        clicked = _expect(
-            self.browser.post(urljoin(link, form.action), data=form.fields, headers={"Origin": _origin(link)}),
+        clicked = self._patiently(
+            lambda: self.browser.post(urljoin(link, form.action), data=form.fields, headers={"Origin": _origin(link)}),
             303,
             "accepting the proposal",
         )
@@ -70,8 +90,18 @@ class Customer:
         fields = {**pay_form.fields, "payment_method": method, "billingName": name}
         fields.update(TEST_CARD if method == "card" else {"iban": TEST_IBAN})
         paid = _expect(self.browser.post(urljoin(checkout_url, pay_form.action), data=fields), 303, "paying")
-        _expect(self.browser.get(paid.headers["location"]), 200, "the thank-you page")
+        self._patiently(lambda: self.browser.get(paid.headers["location"]), 200, "the thank-you page")
         return checkout_url.rstrip("/").rsplit("/", 1)[1]
+
+    def _patiently(self, visit: Callable[[], httpx.Response], status: int, what: str) -> httpx.Response:
+        response = visit()
+        for _ in range(self.tries_after_error):
+            if response.status_code != TRY_AGAIN:
+                break
+            self.error_pages += 1
+            time.sleep(self.patience_s)
+            response = visit()
+        return _expect(response, status, what)
 
     def accept_and_pay(self, address: str, number: str, method: str, name: str) -> str:
         """From the email to the thank-you page; the Checkout Session's id."""

@@ -55,6 +55,7 @@ NOTICE_STATUS = {
     "forbidden": 403,
     "too_many": 429,
     "bad_request": 400,
+    "confirming": 503,  # back from Checkout while Stripe cannot say whether the session was paid
     "error": 503,
 }
 

@@ -146,6 +146,9 @@ def payment_done(request: Request, token: str, session_id: str = "") -> Response
             method = paid_session(services, proposal, session_id)
         except stripe.StripeError as error:
             log.warning("Could not check the Checkout Session of %s: %s", proposal.number, type(error).__name__)
+            if state == State.ACCEPTED:
+                # One of this proposal's sessions, probably paid: never show the buttons to pay again.
+                return notice(request, "confirming", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links)
     if method is None and state == State.PAID:
         method = paid_method(services, proposal)
     if method is None:
