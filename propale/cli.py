@@ -79,6 +79,12 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--hubspot-token", default=defaults.hubspot_token)
     parser.add_argument("--stripe-secret-key", default=defaults.stripe_secret_key)
+    parser.add_argument(
+        "--stripe-api-version",
+        default=defaults.stripe_api_version,
+        metavar="VERSION",
+        help="the Stripe account's default API version, in which events are rendered (default: %(default)s)",
+    )
 
 
 def _sandbox_config(args: argparse.Namespace, data_dir: Path) -> SandboxConfig:
@@ -92,6 +98,7 @@ def _sandbox_config(args: argparse.Namespace, data_dir: Path) -> SandboxConfig:
         data_dir=data_dir,
         hubspot_token=args.hubspot_token,
         stripe_secret_key=args.stripe_secret_key,
+        stripe_api_version=args.stripe_api_version,
     )
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import stripe
+
 DEFAULT_HUBSPOT_TOKEN = "pat-sandbox-propale"
 DEFAULT_STRIPE_SECRET_KEY = "sk_test_propale_sandbox"
 
@@ -28,6 +30,9 @@ class SandboxConfig:
     data_dir: Path = field(default_factory=default_data_dir)
     hubspot_token: str = DEFAULT_HUBSPOT_TOKEN
     stripe_secret_key: str = DEFAULT_STRIPE_SECRET_KEY
+    # The Stripe account's default API version, in which event payloads are rendered (as real Stripe
+    # renders them); the pinned `stripe` library's own version unless told otherwise.
+    stripe_api_version: str = stripe.api_version
 
     def _url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

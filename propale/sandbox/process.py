@@ -70,6 +70,7 @@ class SandboxProcess:
             "--data-dir", str(c.data_dir),
             "--hubspot-token", c.hubspot_token,
             "--stripe-secret-key", c.stripe_secret_key,
+            "--stripe-api-version", c.stripe_api_version,
         ]  # fmt: skip
         if reset:
             options.append("--reset")
