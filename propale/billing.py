@@ -155,9 +155,16 @@ class StripeBilling:
             "proposal_number": snapshot.number,
             "proposal_version": str(snapshot.version),
         }
+        # Checkout lost `payment_method_types` at API version 2026-09-30.endive, which the pinned
+        # client sends (https://docs.stripe.com/changelog/endive/2026-09-30/remove-payment-method-types-checkout-sessions,
+        # https://docs.stripe.com/api/checkout/sessions/create). `allowed_payment_method_types`
+        # only filters the methods the Stripe account offers dynamically: for an admin, every
+        # method in `propale_payment_methods` must be turned on in the Stripe Dashboard (Settings >
+        # Payment methods, the account's payment method configuration). One that is not is dropped
+        # silently, and a session left with no method is refused ("No valid payment method types").
         params: dict[str, Any] = {
             "customer": request.customer_id,
-            "payment_method_types": [request.method],
+            "allowed_payment_method_types": [request.method],
             "line_items": [self._line_item(line, snapshot.currency) for line in snapshot.lines],
             "success_url": request.success_url,
             "cancel_url": request.cancel_url,

@@ -56,7 +56,8 @@ def test_subscription_session_totals_line_items_and_url(client, catalog):
         ({"expires_at": int(time.time()) + 25 * 3600}, "expires_at"),
         ({"mode": "payment"}, "line_items"),
         ({"customer_email": "x@exemple.fr"}, "customer"),
-        ({"payment_method_types": ["ideal"]}, "payment_method_types[0]"),
+        ({"payment_method_types": ["card"]}, "payment_method_types"),  # gone since 2026-09-30.endive
+        ({"allowed_payment_method_types": ["ideal"]}, None),  # not turned on for the account: none left
         ({"line_items": [{"price": "price_missing", "quantity": 1}]}, "line_items[0][price]"),
         ({"line_items": [{"price_data": {"currency": "eur", "unit_amount": 100, "product_data": {"name": "x"}}}]}, "line_items[0][quantity]"),
     ],
@@ -286,7 +287,8 @@ def test_checkout_creates_the_customer_when_given_only_an_email(client, catalog)
             "success_url": "https://propale.example/merci",
         }
     )
-    assert session.customer is None and session.payment_method_types == ["card"]
+    # No allowed_payment_method_types: what the account has turned on for euros.
+    assert session.customer is None and session.payment_method_types == ["card", "sepa_debit"]
     marker = latest_event_id(client)
     completed = complete(client, session.id, card_number="4242424242424242", name="Dominique Leroy")
     customer = client.v1.customers.retrieve(completed.customer)

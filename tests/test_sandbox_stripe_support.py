@@ -93,7 +93,7 @@ def subscription_session(client: stripe.StripeClient, catalog: Catalog, customer
         "mode": "subscription",
         "customer": customer.id,
         "line_items": [catalog.line(catalog.desk)],
-        "payment_method_types": ["card", "sepa_debit"],
+        "allowed_payment_method_types": ["card", "sepa_debit"],
         "success_url": "https://propale.example/merci?session={CHECKOUT_SESSION_ID}",
         "cancel_url": "https://propale.example/p/abc",
         "locale": "fr",
@@ -108,7 +108,7 @@ def payment_session(client: stripe.StripeClient, catalog: Catalog, customer: str
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [catalog.line(catalog.meeting_room, 2)],
-        "payment_method_types": ["card", "sepa_debit"],
+        "allowed_payment_method_types": ["card", "sepa_debit"],
         "invoice_creation": {"enabled": True, "invoice_data": {"metadata": {"deal_id": "77"}}},
         "success_url": "https://propale.example/merci?session={CHECKOUT_SESSION_ID}",
         "cancel_url": "https://propale.example/p/abc",

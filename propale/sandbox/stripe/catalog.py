@@ -5,24 +5,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, check_length, metadata, require
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.search import search_result
 
 CURRENCIES = {"eur", "usd", "gbp", "chf", "cad", "aud", "jpy", "sek", "dkk", "nok", "pln"}
 INTERVALS = ("day", "week", "month", "year")
-PAGE = {"limit", "starting_after", "ending_before", "created"}
 
 
 # products ---------------------------------------------------------------------------------
 PRODUCT_NAME_MAX = 5000
-PRODUCT_PARAMS = {
-    "id", "name", "active", "description", "metadata", "images", "shippable", "statement_descriptor",
-    "tax_code", "unit_label", "url", "default_price_data",
-}  # fmt: skip
 
 
 def new_product(stripe: Stripe, params: dict[str, Any], param_prefix: str = "") -> dict[str, Any]:
@@ -45,6 +42,7 @@ def new_product(stripe: Stripe, params: dict[str, Any], param_prefix: str = "") 
         "shippable": as_bool(params, "shippable"),
         "statement_descriptor": params.get("statement_descriptor") or None,
         "tax_code": params.get("tax_code") or None,
+        "tax_details": _tax_details(params.get("tax_code") or None),
         "type": "service",
         "unit_label": params.get("unit_label") or None,
         "updated": now,
@@ -53,6 +51,11 @@ def new_product(stripe: Stripe, params: dict[str, Any], param_prefix: str = "") 
     stripe.save(product)
     stripe.emit("product.created", product, created=now)
     return product
+
+
+def _tax_details(tax_code: str | None) -> dict[str, Any] | None:
+    """The product's `tax_details` hash, which carries its `tax_code` (no performance location here)."""
+    return {"performance_location": None, "tax_code": tax_code} if tax_code else None
 
 
 def create_product(call: Call) -> dict[str, Any]:
@@ -86,6 +89,7 @@ def update_product(call: Call) -> dict[str, Any]:
             if name == "name":
                 check_length(params[name], PRODUCT_NAME_MAX, name)
             after[name] = params[name] or None
+    after["tax_details"] = _tax_details(after["tax_code"])
     if "active" in params:
         after["active"] = as_bool(params, "active")
     if "default_price" in params:
@@ -122,12 +126,6 @@ def search_products(call: Call) -> dict[str, Any]:
 
 
 # prices -----------------------------------------------------------------------------------
-PRICE_PARAMS = {
-    "currency", "unit_amount", "unit_amount_decimal", "product", "product_data", "recurring", "lookup_key",
-    "nickname", "active", "metadata", "tax_behavior", "transfer_lookup_key", "billing_scheme",
-}  # fmt: skip
-
-
 def currency_of(params: dict[str, Any], param: str = "currency") -> str:
     currency = str(require(params, "currency", param=param)).lower()
     if currency not in CURRENCIES:
@@ -292,12 +290,6 @@ def search_prices(call: Call) -> dict[str, Any]:
 
 
 # tax rates --------------------------------------------------------------------------------
-TAX_PARAMS = {
-    "display_name", "inclusive", "percentage", "active", "country", "description", "jurisdiction",
-    "metadata", "state", "tax_type",
-}  # fmt: skip
-
-
 def create_tax_rate(call: Call) -> dict[str, Any]:
     stripe, params = call.stripe, call.params
     display_name = require(params, "display_name")
@@ -370,20 +362,20 @@ def list_tax_rates(call: Call) -> dict[str, Any]:
     return paginate(items, params, "/v1/tax_rates", "tax_rate")
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/products", create_product, PRODUCT_PARAMS),
-        ("GET", "/v1/products", list_products, PAGE | {"active", "ids", "shippable", "url"}),
-        ("GET", "/v1/products/search", search_products, {"query", "limit", "page"}),
-        ("GET", "/v1/products/{id}", retrieve_product, set()),
-        ("POST", "/v1/products/{id}", update_product, PRODUCT_PARAMS - {"id", "default_price_data"} | {"default_price"}),
-        ("POST", "/v1/prices", create_price, PRICE_PARAMS),
-        ("GET", "/v1/prices", list_prices, PAGE | {"active", "currency", "product", "type", "lookup_keys", "recurring"}),
-        ("GET", "/v1/prices/search", search_prices, {"query", "limit", "page"}),
-        ("GET", "/v1/prices/{id}", retrieve_price, set()),
-        ("POST", "/v1/prices/{id}", update_price, {"active", "nickname", "lookup_key", "metadata", "transfer_lookup_key", "tax_behavior"}),
-        ("POST", "/v1/tax_rates", create_tax_rate, TAX_PARAMS),
-        ("GET", "/v1/tax_rates", list_tax_rates, PAGE | {"active", "inclusive"}),
-        ("GET", "/v1/tax_rates/{id}", retrieve_tax_rate, set()),
-        ("POST", "/v1/tax_rates/{id}", update_tax_rate, TAX_PARAMS - {"inclusive", "percentage"}),
+        ("POST", "/v1/products", create_product, stripe_params.ProductCreateParams),
+        ("GET", "/v1/products", list_products, stripe_params.ProductListParams),
+        ("GET", "/v1/products/search", search_products, stripe_params.ProductSearchParams),
+        ("GET", "/v1/products/{id}", retrieve_product, stripe_params.ProductRetrieveParams),
+        ("POST", "/v1/products/{id}", update_product, stripe_params.ProductUpdateParams),
+        ("POST", "/v1/prices", create_price, stripe_params.PriceCreateParams),
+        ("GET", "/v1/prices", list_prices, stripe_params.PriceListParams),
+        ("GET", "/v1/prices/search", search_prices, stripe_params.PriceSearchParams),
+        ("GET", "/v1/prices/{id}", retrieve_price, stripe_params.PriceRetrieveParams),
+        ("POST", "/v1/prices/{id}", update_price, stripe_params.PriceUpdateParams),
+        ("POST", "/v1/tax_rates", create_tax_rate, stripe_params.TaxRateCreateParams),
+        ("GET", "/v1/tax_rates", list_tax_rates, stripe_params.TaxRateListParams),
+        ("GET", "/v1/tax_rates/{id}", retrieve_tax_rate, stripe_params.TaxRateRetrieveParams),
+        ("POST", "/v1/tax_rates/{id}", update_tax_rate, stripe_params.TaxRateUpdateParams),
     ]

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from propale.sandbox.stripe import catalog
+import stripe.params as stripe_params
+
+from propale.sandbox.stripe import catalog, payment_method_configurations
 from propale.sandbox.stripe.core import Stripe, internal
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, metadata, require
 from propale.sandbox.stripe.invoices import taxes_for
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 
 LINE_ITEMS = internal("checkout_line_items")
-METHODS = ("card", "sepa_debit")
+# Methods that charge only some currencies; the others take any. SEPA Direct Debit is euros only.
+METHOD_CURRENCIES = {"sepa_debit": {"eur"}}
 LOCALES = {
     "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr",
     "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl",
@@ -24,12 +27,6 @@ LOCALES = {
 }  # fmt: skip
 MIN_EXPIRY_S = 30 * 60
 MAX_EXPIRY_S = 24 * 3600
-CREATE_PARAMS = {
-    "mode", "line_items", "success_url", "cancel_url", "customer", "customer_email", "customer_creation",
-    "payment_method_types", "metadata", "subscription_data", "payment_intent_data", "invoice_creation", "locale",
-    "expires_at", "client_reference_id", "submit_type", "billing_address_collection", "allow_promotion_codes",
-    "tax_id_collection", "phone_number_collection", "ui_mode",
-}  # fmt: skip
 
 
 def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -61,12 +58,14 @@ def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[
     item = {
         "id": stripe.new_id("li_"),
         "object": "item",
+        "adjustable_quantity": None,
         "amount_discount": 0,
         "amount_subtotal": amount,
         "amount_tax": sum(t["amount"] for t in taxes),
         "amount_total": amount + exclusive,
         "currency": price["currency"],
         "description": product["name"],
+        "discounts": [],
         "metadata": {},
         "price": price,
         "quantity": quantity,
@@ -115,16 +114,8 @@ def create(call: Call) -> dict[str, Any]:
             raise StripeError(
                 "Checkout does not support multiple prices with different billing intervals.", param="line_items"
             )
-    methods = [str(m) for m in as_list(params.get("payment_method_types"))] or ["card"]
-    for j, method in enumerate(methods):
-        if method not in METHODS:
-            raise StripeError(
-                f"Invalid payment_method_types[{j}]: the sandbox supports card and sepa_debit", param=f"payment_method_types[{j}]"
-            )
-        if method == "sepa_debit" and currency != "eur":
-            raise StripeError(
-                "The payment method `sepa_debit` cannot be used with currency `%s`." % currency, param=f"payment_method_types[{j}]"
-            )
+    assert currency is not None
+    methods = offered_methods(stripe, params, currency)
     expires_at = as_int(params, "expires_at", default=now + MAX_EXPIRY_S)
     assert expires_at is not None
     if expires_at < now + MIN_EXPIRY_S:
@@ -185,10 +176,12 @@ def create(call: Call) -> dict[str, Any]:
         "adaptive_pricing": {"enabled": False},
         "after_expiration": None,
         "allow_promotion_codes": as_bool(params, "allow_promotion_codes"),
+        "allowed_payment_method_types": [str(m) for m in as_list(params.get("allowed_payment_method_types"))] or None,
         "amount_subtotal": subtotal,
         "amount_total": total,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
         "billing_address_collection": params.get("billing_address_collection") or None,
+        "branding_settings": None,
         "cancel_url": params.get("cancel_url") or None,
         "client_reference_id": params.get("client_reference_id") or None,
         "client_secret": None,
@@ -201,18 +194,24 @@ def create(call: Call) -> dict[str, Any]:
         "custom_fields": [],
         "custom_text": {"after_submit": None, "shipping_address": None, "submit": None, "terms_of_service_acceptance": None},
         "customer": customer["id"] if customer else None,
+        "customer_account": None,
         "customer_creation": customer_creation,
         "customer_details": {"address": None, "business_name": None, "email": customer.get("email"), "individual_name": None,
                              "name": None, "phone": None, "tax_exempt": "none", "tax_ids": None} if customer else None,
         "customer_email": params.get("customer_email") or None,
         "discounts": [],
+        "excluded_payment_method_types": [str(m) for m in as_list(params.get("excluded_payment_method_types"))] or None,
         "expires_at": expires_at,
+        "integration_identifier": None,
         "invoice": None,
         "invoice_creation": invoice_creation,
         "livemode": False,
         "locale": locale,
+        "managed_payments": None,
         "metadata": metadata(params),
         "mode": mode,
+        "name_collection": None,
+        "optional_items": None,
         "origin_context": None,
         "payment_intent": None,
         "payment_link": None,
@@ -223,7 +222,10 @@ def create(call: Call) -> dict[str, Any]:
         "payment_status": "unpaid",
         "permissions": None,
         "phone_number_collection": {"enabled": False},
+        "presentment_details": None,
         "recovered_from": None,
+        "redirect_on_completion": None,
+        "return_url": None,
         "saved_payment_method_options": None,
         "setup_intent": None,
         "shipping_address_collection": None,
@@ -233,8 +235,14 @@ def create(call: Call) -> dict[str, Any]:
         "submit_type": params.get("submit_type") or None,
         "subscription": None,
         "success_url": success_url,
+        "tax_id_collection": {
+            "enabled": as_bool(as_dict(params, "tax_id_collection"), "enabled", default=False),
+            "required": as_dict(params, "tax_id_collection").get("required") or "never",
+        },
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": sum(i["amount_tax"] for i in items)},
-        "ui_mode": "hosted",
+        # `hosted` became `hosted_page` at 2026-03-25.dahlia
+        # (https://docs.stripe.com/changelog/dahlia/2026-03-25/updates-available-checkout-session-ui-modes).
+        "ui_mode": "hosted_page",
         "url": f"{stripe.base_url}/c/pay/{session_id}",
         "wallet_options": None,
     }  # fmt: skip
@@ -256,6 +264,37 @@ def create(call: Call) -> dict[str, Any]:
         },
     )
     return stripe.save(session)
+
+
+def offered_methods(stripe: Stripe, params: dict[str, Any], currency: str) -> list[str]:
+    """The payment methods the session offers, which its `payment_method_types` then lists.
+
+    Since API version 2026-09-30.endive Checkout has no `payment_method_types` parameter: it
+    offers the methods available in the account's default payment method configuration (the
+    Dashboard's Settings > Payment methods) that suit the session's currency, and
+    `allowed_payment_method_types` keeps only those it names, silently dropping the others
+    (https://docs.stripe.com/changelog/endive/2026-09-30/remove-payment-method-types-checkout-sessions).
+    `excluded_payment_method_types` takes some away
+    (https://docs.stripe.com/changelog/clover/2025-09-30/exclude-payment-methods-checkout-sessions).
+    """
+    available = payment_method_configurations.available_methods(stripe)
+    eligible = [
+        m for m in payment_method_configurations.payment_method_fields()
+        if m in available and currency in METHOD_CURRENCIES.get(m, {currency})
+    ]  # fmt: skip
+    allowed = [str(m) for m in as_list(params.get("allowed_payment_method_types"))]
+    excluded = {str(m) for m in as_list(params.get("excluded_payment_method_types"))}
+    if allowed:
+        eligible = [m for m in dict.fromkeys(allowed) if m in eligible]
+    methods = [m for m in eligible if m not in excluded]
+    if not methods:
+        # Stripe's wording, as integrations quote it (e.g. in their error handling) when no method fits.
+        raise StripeError(
+            "No valid payment method types for this Checkout Session. Please ensure that you have activated "
+            "payment methods compatible with your chosen currency in your dashboard "
+            "(https://dashboard.stripe.com/settings/payment_methods)."
+        )
+    return methods
 
 
 def session_extras(stripe: Stripe, session_id: str) -> dict[str, Any]:
@@ -332,12 +371,11 @@ def list_(call: Call) -> dict[str, Any]:
     return paginate(items, params, "/v1/checkout/sessions", "checkout.session")
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
-    page = {"limit", "starting_after", "ending_before"}
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/checkout/sessions", create, CREATE_PARAMS),
-        ("GET", "/v1/checkout/sessions", list_, page | {"customer", "payment_intent", "subscription", "status", "created", "client_reference_id", "customer_details"}),
-        ("GET", "/v1/checkout/sessions/{id}", retrieve, set()),
-        ("POST", "/v1/checkout/sessions/{id}/expire", expire, set()),
-        ("GET", "/v1/checkout/sessions/{id}/line_items", line_items, page),
+        ("POST", "/v1/checkout/sessions", create, stripe_params.checkout.SessionCreateParams),
+        ("GET", "/v1/checkout/sessions", list_, stripe_params.checkout.SessionListParams),
+        ("GET", "/v1/checkout/sessions/{id}", retrieve, stripe_params.checkout.SessionRetrieveParams),
+        ("POST", "/v1/checkout/sessions/{id}/expire", expire, stripe_params.checkout.SessionExpireParams),
+        ("GET", "/v1/checkout/sessions/{id}/line_items", line_items, stripe_params.checkout.SessionLineItemListParams),
     ]

@@ -6,22 +6,19 @@ import secrets
 import string
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_dict, check_length, metadata
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
 from propale.sandbox.stripe.payment_methods import attach_payment_method
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.search import search_result
 from propale.sandbox.stripe.subscriptions import cancel_all_for_customer
 
 EDITABLE = ("name", "email", "phone", "description")
 MAX_LENGTHS = {"name": 256, "email": 512, "phone": 20, "description": 5000}  # Stripe's OpenAPI spec
-CREATE_PARAMS = {
-    "name", "email", "phone", "description", "metadata", "address", "test_clock", "preferred_locales",
-    "invoice_settings", "tax_exempt", "shipping", "payment_method", "invoice_prefix",
-}  # fmt: skip
-UPDATE_PARAMS = CREATE_PARAMS - {"test_clock", "payment_method"}
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 SEARCH_FIELDS = {"email", "name", "phone", "created"}
 
@@ -34,8 +31,10 @@ def new_customer(stripe: Stripe, fields: dict[str, Any], *, test_clock: str | No
         "object": "customer",
         "address": None,
         "balance": 0,
+        "business_name": None,
         "created": created,
         "currency": None,
+        "customer_account": None,
         "default_source": None,
         "delinquent": False,
         "description": None,
@@ -48,6 +47,7 @@ def new_customer(stripe: Stripe, fields: dict[str, Any], *, test_clock: str | No
             "footer": None,
             "rendering_options": None,
         },
+        "individual_name": None,
         "livemode": False,
         "metadata": {},
         "name": None,
@@ -178,12 +178,12 @@ def search(call: Call) -> dict[str, Any]:
     return search_result(_live(call.stripe), call.params, "/v1/customers/search", SEARCH_FIELDS)
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/customers", create, CREATE_PARAMS),
-        ("GET", "/v1/customers", list_, {"email", "created", "limit", "starting_after", "ending_before", "test_clock"}),
-        ("GET", "/v1/customers/search", search, {"query", "limit", "page"}),
-        ("GET", "/v1/customers/{id}", retrieve, set()),
-        ("POST", "/v1/customers/{id}", update, UPDATE_PARAMS),
-        ("DELETE", "/v1/customers/{id}", delete, set()),
+        ("POST", "/v1/customers", create, stripe_params.CustomerCreateParams),
+        ("GET", "/v1/customers", list_, stripe_params.CustomerListParams),
+        ("GET", "/v1/customers/search", search, stripe_params.CustomerSearchParams),
+        ("GET", "/v1/customers/{id}", retrieve, stripe_params.CustomerRetrieveParams),
+        ("POST", "/v1/customers/{id}", update, stripe_params.CustomerUpdateParams),
+        ("DELETE", "/v1/customers/{id}", delete, stripe_params.CustomerDeleteParams),
     ]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_list
 from propale.sandbox.stripe.lists import created_filter, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 
 MAX_TYPES = 20
 
@@ -40,8 +42,8 @@ def retrieve(call: Call) -> dict[str, Any]:
     return call.stripe.get("event", call.path["id"])
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
+def routes() -> list[Row]:
     return [
-        ("GET", "/v1/events", list_, {"type", "types", "created", "limit", "starting_after", "ending_before", "delivery_success"}),
-        ("GET", "/v1/events/{id}", retrieve, set()),
+        ("GET", "/v1/events", list_, stripe_params.EventListParams),
+        ("GET", "/v1/events/{id}", retrieve, stripe_params.EventRetrieveParams),
     ]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.catalog import new_price, new_product
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
@@ -20,14 +22,9 @@ from propale.sandbox.stripe.invoices import (
     recompute,
 )
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.search import search_result
 
-CREATE_PARAMS = {
-    "customer", "auto_advance", "collection_method", "days_until_due", "description", "metadata", "footer",
-    "currency", "default_tax_rates", "pending_invoice_items_behavior", "subscription", "custom_fields",
-    "default_payment_method",
-}  # fmt: skip
 
 
 def _tax_rates(stripe: Stripe, ids: Any, param: str) -> list[dict[str, Any]]:
@@ -270,24 +267,23 @@ def retrieve_invoice_payment(call: Call) -> dict[str, Any]:
     return call.stripe.get("invoice_payment", call.path["id"])
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
-    page = {"limit", "starting_after", "ending_before"}
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/invoices", create_invoice, CREATE_PARAMS),
-        ("GET", "/v1/invoices", list_, page | {"customer", "status", "subscription", "created", "collection_method"}),
-        ("GET", "/v1/invoices/search", search, {"query", "limit", "page"}),
-        ("GET", "/v1/invoices/{id}", retrieve, set()),
-        ("POST", "/v1/invoices/{id}", update, {"description", "footer", "metadata", "auto_advance"}),
-        ("DELETE", "/v1/invoices/{id}", delete, set()),
-        ("GET", "/v1/invoices/{id}/lines", lines, page),
-        ("POST", "/v1/invoices/{id}/finalize", finalize_endpoint, {"auto_advance"}),
-        ("POST", "/v1/invoices/{id}/pay", pay, {"paid_out_of_band", "payment_method", "off_session", "forgive"}),
-        ("POST", "/v1/invoices/{id}/void", void, set()),
-        ("POST", "/v1/invoices/{id}/mark_uncollectible", mark_uncollectible, set()),
-        ("POST", "/v1/invoices/{id}/send", send, set()),
-        ("POST", "/v1/invoiceitems", create_invoice_item, {"customer", "invoice", "pricing", "price_data", "amount", "currency", "description", "quantity", "tax_rates", "metadata"}),
-        ("GET", "/v1/invoiceitems", list_invoice_items, page | {"customer", "invoice", "pending"}),
-        ("GET", "/v1/invoiceitems/{id}", retrieve_invoice_item, set()),
-        ("GET", "/v1/invoice_payments", list_invoice_payments, page | {"invoice", "payment"}),
-        ("GET", "/v1/invoice_payments/{id}", retrieve_invoice_payment, set()),
+        ("POST", "/v1/invoices", create_invoice, stripe_params.InvoiceCreateParams),
+        ("GET", "/v1/invoices", list_, stripe_params.InvoiceListParams),
+        ("GET", "/v1/invoices/search", search, stripe_params.InvoiceSearchParams),
+        ("GET", "/v1/invoices/{id}", retrieve, stripe_params.InvoiceRetrieveParams),
+        ("POST", "/v1/invoices/{id}", update, stripe_params.InvoiceUpdateParams),
+        ("DELETE", "/v1/invoices/{id}", delete, stripe_params.InvoiceDeleteParams),
+        ("GET", "/v1/invoices/{id}/lines", lines, stripe_params.InvoiceLineItemListParams),
+        ("POST", "/v1/invoices/{id}/finalize", finalize_endpoint, stripe_params.InvoiceFinalizeInvoiceParams),
+        ("POST", "/v1/invoices/{id}/pay", pay, stripe_params.InvoicePayParams),
+        ("POST", "/v1/invoices/{id}/void", void, stripe_params.InvoiceVoidInvoiceParams),
+        ("POST", "/v1/invoices/{id}/mark_uncollectible", mark_uncollectible, stripe_params.InvoiceMarkUncollectibleParams),
+        ("POST", "/v1/invoices/{id}/send", send, stripe_params.InvoiceSendInvoiceParams),
+        ("POST", "/v1/invoiceitems", create_invoice_item, stripe_params.InvoiceItemCreateParams),
+        ("GET", "/v1/invoiceitems", list_invoice_items, stripe_params.InvoiceItemListParams),
+        ("GET", "/v1/invoiceitems/{id}", retrieve_invoice_item, stripe_params.InvoiceItemRetrieveParams),
+        ("GET", "/v1/invoice_payments", list_invoice_payments, stripe_params.InvoicePaymentListParams),
+        ("GET", "/v1/invoice_payments/{id}", retrieve_invoice_payment, stripe_params.InvoicePaymentRetrieveParams),
     ]

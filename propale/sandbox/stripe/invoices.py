@@ -113,6 +113,7 @@ def build_line(stripe: Stripe, invoice_id: str, spec: LineSpec) -> dict[str, Any
         },
         "quantity": spec.quantity,
         "quantity_decimal": str(spec.quantity),
+        "subscription": spec.subscription,
         "subtotal": amount,
         "taxes": taxes_for(amount, spec.tax_rates),
     }
@@ -222,6 +223,7 @@ def new_invoice(
         "custom_fields": custom_fields or None,
         "customer": customer["id"],
         "customer_address": customer.get("address"),
+        "customer_account": None,
         "customer_email": customer.get("email"),
         "customer_name": customer.get("name"),
         "customer_phone": customer.get("phone"),
@@ -272,6 +274,7 @@ def new_invoice(
         "starting_balance": 0,
         "statement_descriptor": None,
         "status": "draft",
+        "status_details": None,
         "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None},
         "subtotal": 0,
         "subtotal_excluding_tax": 0,

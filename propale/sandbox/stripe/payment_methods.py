@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.core import Stripe, internal
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_dict, metadata, require
 from propale.sandbox.stripe.lists import newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.test_instruments import (
     CARDS,
     MAGIC_PAYMENT_METHODS,
@@ -64,8 +66,10 @@ def new_card_method(
         },
         "created": created or stripe.wall_time(),
         "customer": None,
+        "customer_account": None,
         "livemode": False,
         "metadata": {},
+        "radar_options": None,
         "type": "card",
     }
     _remember_card(stripe, pm["id"], number)
@@ -82,8 +86,10 @@ def new_sepa_method(
         "billing_details": billing_details(name, email),
         "created": created or stripe.wall_time(),
         "customer": None,
+        "customer_account": None,
         "livemode": False,
         "metadata": {},
+        "radar_options": None,
         "sepa_debit": {
             "bank_code": iban[4:9] if len(iban) > 9 else None,
             "branch_code": iban[9:14] if iban.startswith("FR") else "",
@@ -195,13 +201,12 @@ def list_payment_methods(call: Call) -> dict[str, Any]:
     return paginate(items, params, url, "payment_method")
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
-    page = {"limit", "starting_after", "ending_before"}
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/payment_methods", create_payment_method, {"type", "card", "sepa_debit", "billing_details", "metadata"}),
-        ("GET", "/v1/payment_methods", list_payment_methods, page | {"customer", "type"}),
-        ("GET", "/v1/payment_methods/{id}", retrieve_payment_method, set()),
-        ("POST", "/v1/payment_methods/{id}/attach", attach, {"customer"}),
-        ("POST", "/v1/payment_methods/{id}/detach", detach, set()),
-        ("GET", "/v1/customers/{customer}/payment_methods", list_payment_methods, page | {"type"}),
+        ("POST", "/v1/payment_methods", create_payment_method, stripe_params.PaymentMethodCreateParams),
+        ("GET", "/v1/payment_methods", list_payment_methods, stripe_params.PaymentMethodListParams),
+        ("GET", "/v1/payment_methods/{id}", retrieve_payment_method, stripe_params.PaymentMethodRetrieveParams),
+        ("POST", "/v1/payment_methods/{id}/attach", attach, stripe_params.PaymentMethodAttachParams),
+        ("POST", "/v1/payment_methods/{id}/detach", detach, stripe_params.PaymentMethodDetachParams),
+        ("GET", "/v1/customers/{customer}/payment_methods", list_payment_methods, stripe_params.CustomerPaymentMethodListParams),
     ]

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe.core import Stripe, internal
 from propale.sandbox.stripe.lists import created_filter, newest_first, paginate
 from propale.sandbox.stripe.payment_methods import secret_of
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.test_instruments import DECLINES, FAILS_ON_CHARGE, GENERIC, SEPA_FAILURE, iban_outcome
 
 JOBS = internal("job")
@@ -26,6 +28,7 @@ def _new_intent(
     return {
         "id": pi_id,
         "object": "payment_intent",
+        "allowed_payment_method_types": None,
         "amount": amount,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
@@ -41,17 +44,24 @@ def _new_intent(
         "created": created,
         "currency": currency,
         "customer": customer,
+        "customer_account": None,
         "description": description,
+        "excluded_payment_method_types": None,
+        "hooks": None,
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": metadata_,
         "next_action": None,
         "on_behalf_of": None,
+        "payment_details": None,
         "payment_method": pm["id"],
         "payment_method_configuration_details": None,
         "payment_method_options": {pm["type"]: {}},
         "payment_method_types": [pm["type"]],
+        "payment_record": None,
+        "presentment_details": None,
         "processing": None,
         "receipt_email": receipt_email,
         "review": None,
@@ -114,6 +124,7 @@ def _new_charge(stripe: Stripe, pi: dict[str, Any], pm: dict[str, Any], created:
         "application": None,
         "application_fee": None,
         "application_fee_amount": None,
+        "authorization_code": None,
         "balance_transaction": None,
         "billing_details": pm["billing_details"],
         "calculated_statement_descriptor": account["name"].upper()[:22],
@@ -127,6 +138,7 @@ def _new_charge(stripe: Stripe, pi: dict[str, Any], pm: dict[str, Any], created:
         "failure_code": None,
         "failure_message": None,
         "fraud_details": {},
+        "level3": None,
         "livemode": False,
         "metadata": dict(pi["metadata"]),
         "on_behalf_of": None,
@@ -135,6 +147,7 @@ def _new_charge(stripe: Stripe, pi: dict[str, Any], pm: dict[str, Any], created:
         "payment_intent": pi["id"],
         "payment_method": pm["id"],
         "payment_method_details": details,
+        "presentment_details": None,
         "radar_options": {},
         "receipt_email": pi["receipt_email"],
         "receipt_number": None,
@@ -147,6 +160,7 @@ def _new_charge(stripe: Stripe, pi: dict[str, Any], pm: dict[str, Any], created:
         "statement_descriptor": None,
         "statement_descriptor_suffix": None,
         "status": "pending",
+        "transfer": None,
         "transfer_data": None,
         "transfer_group": None,
     }
@@ -308,11 +322,10 @@ def list_charges(call: Call) -> dict[str, Any]:
     return paginate(items, params, "/v1/charges", "charge")
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
-    page = {"limit", "starting_after", "ending_before"}
+def routes() -> list[Row]:
     return [
-        ("GET", "/v1/payment_intents", list_intents, page | {"customer", "created"}),
-        ("GET", "/v1/payment_intents/{id}", retrieve_intent, {"client_secret"}),
-        ("GET", "/v1/charges", list_charges, page | {"customer", "payment_intent", "created"}),
-        ("GET", "/v1/charges/{id}", retrieve_charge, set()),
+        ("GET", "/v1/payment_intents", list_intents, stripe_params.PaymentIntentListParams),
+        ("GET", "/v1/payment_intents/{id}", retrieve_intent, stripe_params.PaymentIntentRetrieveParams),
+        ("GET", "/v1/charges", list_charges, stripe_params.ChargeListParams),
+        ("GET", "/v1/charges/{id}", retrieve_charge, stripe_params.ChargeRetrieveParams),
     ]

@@ -19,13 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from propale.sandbox.stripe import idempotency
+from propale.sandbox.stripe import contract, idempotency
 from propale.sandbox.stripe.core import API_VERSION, Stripe
 from propale.sandbox.stripe.errors import StripeError, error_response, request_id, server_error
 from propale.sandbox.stripe.expand import expand
 from propale.sandbox.stripe.forms import as_list, decode
-
-ALWAYS_ALLOWED = {"expand"}
 
 
 @dataclass
@@ -38,6 +36,10 @@ class Call:
 
 
 Handler = Callable[[Call], dict[str, Any]]
+# What a route accepts: the `stripe.params` TypedDict the pinned library declares for the call
+# (see contract.py), or, for the sandbox's own endpoints that Stripe does not have, their names.
+Accepts = type | frozenset[str]
+Row = tuple[str, str, Handler, Accepts]
 
 
 def includable(stripe: Stripe) -> Callable[[dict[str, Any], str], Any]:
@@ -91,15 +93,14 @@ async def _params(request: Request) -> dict[str, Any]:
     return decode(pairs)
 
 
-def _check_allowed(params: dict[str, Any], allowed: set[str] | None) -> None:
-    if allowed is None:
-        return
-    for name in params:
-        if name not in allowed and name not in ALWAYS_ALLOWED:
-            raise StripeError(f"Received unknown parameter: {name}", param=name, code="parameter_unknown")
+def _check_params(params: dict[str, Any], accepts: Accepts) -> None:
+    if isinstance(accepts, frozenset):
+        contract.validate_names(params, accepts)
+    else:
+        contract.validate(params, accepts)
 
 
-def endpoint(stripe: Stripe, handler: Handler, allowed: set[str] | None) -> Callable[[Request], Any]:
+def endpoint(stripe: Stripe, handler: Handler, accepts: Accepts) -> Callable[[Request], Any]:
     include = includable(stripe)
 
     async def run(request: Request) -> Response:
@@ -121,7 +122,7 @@ def endpoint(stripe: Stripe, handler: Handler, allowed: set[str] | None) -> Call
                             status_code=replay.status,
                             headers={**headers, "Idempotent-Replayed": "true", "Original-Request": replay.request_id},
                         )
-                status, body = _execute(stripe, request, handler, params, allowed, include, req_id, key)
+                status, body = _execute(stripe, request, handler, params, accepts, include, req_id, key)
                 # Stripe keeps the outcome of a request that ran, declines included, but not a
                 # request refused before it ran (bad parameters, unknown ids).
                 if key and status in (200, 402):
@@ -142,12 +143,12 @@ def _execute(
     request: Request,
     handler: Handler,
     params: dict[str, Any],
-    allowed: set[str] | None,
+    accepts: Accepts,
     include: Callable[[dict[str, Any], str], Any],
     req_id: str,
     key: str | None,
 ) -> tuple[int, Any]:
-    _check_allowed(params, allowed)
+    _check_params(params, accepts)
     call = Call(stripe, params, dict(request.path_params), request.method, request.url.path)
     stripe.request = {"id": req_id, "idempotency_key": key}
     try:
@@ -162,13 +163,13 @@ def _execute(
         stripe.request = None
 
 
-def api_routes(stripe: Stripe, table: list[tuple[str, str, Handler, set[str] | None]]) -> list[Route]:
-    """`(method, path, handler, allowed top-level params or None)` rows → Starlette routes.
+def api_routes(stripe: Stripe, table: list[Row]) -> list[Route]:
+    """`(method, path, handler, params class or allowed names)` rows → Starlette routes.
 
     Rows sharing a path share a route so counting by path template stays per endpoint."""
     by_path: dict[str, dict[str, Callable[[Request], Any]]] = {}
-    for method, path, handler, allowed in table:
-        by_path.setdefault(path, {})[method] = endpoint(stripe, handler, allowed)
+    for method, path, handler, accepts in table:
+        by_path.setdefault(path, {})[method] = endpoint(stripe, handler, accepts)
     routes = []
     for path, methods in by_path.items():
 

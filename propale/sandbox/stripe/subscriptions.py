@@ -11,13 +11,15 @@ import calendar
 from datetime import datetime, timezone
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe import invoices
 from propale.sandbox.stripe.core import Stripe, changed
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_bool, as_dict, metadata
 from propale.sandbox.stripe.invoices import LineSpec
 from propale.sandbox.stripe.lists import created_filter, list_object, newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 from propale.sandbox.stripe.search import search_result
 
 LIVE_STATUSES = ("active", "past_due", "trialing", "incomplete")
@@ -64,10 +66,12 @@ def _item(stripe: Stripe, sub_id: str, price: dict[str, Any], quantity: int, rat
     return {
         "id": stripe.new_id("si_", 14),
         "object": "subscription_item",
+        "billed_until": None,
         "billing_thresholds": None,
         "created": start,
         "current_period_end": end,
         "current_period_start": start,
+        "current_trial": None,
         "discounts": [],
         "metadata": {},
         "plan": _plan(price),
@@ -97,6 +101,7 @@ def create_for_checkout(
         "billing_cycle_anchor": now,
         "billing_cycle_anchor_config": None,
         "billing_mode": {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": now},
+        "billing_schedules": [],
         "billing_thresholds": None,
         "cancel_at": None,
         "cancel_at_period_end": False,
@@ -106,6 +111,7 @@ def create_for_checkout(
         "created": now,
         "currency": currency,
         "customer": customer["id"],
+        "customer_account": None,
         "days_until_due": None,
         "default_payment_method": pm["id"],
         "default_source": None,
@@ -117,6 +123,7 @@ def create_for_checkout(
         "items": list_object(items, f"/v1/subscription_items?subscription={sub_id}", total_count=len(items)),
         "latest_invoice": None,
         "livemode": False,
+        "managed_payments": None,
         "metadata": metadata_,
         "next_pending_invoice_item_invoice": None,
         "on_behalf_of": None,
@@ -125,9 +132,11 @@ def create_for_checkout(
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
         "pending_update": None,
+        "presentment_details": None,
         "schedule": None,
         "start_date": now,
         "status": "incomplete",
+        "status_details": None,
         "test_clock": customer.get("test_clock"),
         "transfer_data": None,
         "trial_end": None,
@@ -351,17 +360,16 @@ def cancel_all_for_customer(stripe: Stripe, customer_id: str, now: int) -> None:
             _end(stripe, sub, now, reason="cancellation_requested")
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
-    page = {"limit", "starting_after", "ending_before"}
+def routes() -> list[Row]:
     return [
-        ("GET", "/v1/subscription_items", list_items, page | {"subscription"}),
-        ("GET", "/v1/subscription_items/{id}", retrieve_item, set()),
-        ("POST", "/v1/subscriptions", _create_unsupported, None),
-        ("GET", "/v1/subscriptions", list_, page | {"customer", "status", "price", "created", "test_clock"}),
-        ("GET", "/v1/subscriptions/search", search, {"query", "limit", "page"}),
-        ("GET", "/v1/subscriptions/{id}", retrieve, set()),
-        ("POST", "/v1/subscriptions/{id}", update, {"metadata", "cancel_at_period_end", "default_payment_method", "description", "cancellation_details"}),
-        ("DELETE", "/v1/subscriptions/{id}", cancel, {"cancellation_details", "invoice_now", "prorate"}),
+        ("GET", "/v1/subscription_items", list_items, stripe_params.SubscriptionItemListParams),
+        ("GET", "/v1/subscription_items/{id}", retrieve_item, stripe_params.SubscriptionItemRetrieveParams),
+        ("POST", "/v1/subscriptions", _create_unsupported, stripe_params.SubscriptionCreateParams),
+        ("GET", "/v1/subscriptions", list_, stripe_params.SubscriptionListParams),
+        ("GET", "/v1/subscriptions/search", search, stripe_params.SubscriptionSearchParams),
+        ("GET", "/v1/subscriptions/{id}", retrieve, stripe_params.SubscriptionRetrieveParams),
+        ("POST", "/v1/subscriptions/{id}", update, stripe_params.SubscriptionUpdateParams),
+        ("DELETE", "/v1/subscriptions/{id}", cancel, stripe_params.SubscriptionCancelParams),
     ]
 
 

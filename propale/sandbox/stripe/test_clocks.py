@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import stripe.params as stripe_params
+
 from propale.sandbox.stripe import checkout, subscriptions
 from propale.sandbox.stripe.core import Stripe, internal
 from propale.sandbox.stripe.errors import StripeError
 from propale.sandbox.stripe.forms import as_int, require
 from propale.sandbox.stripe.lists import newest_first, paginate
-from propale.sandbox.stripe.routing import Call
+from propale.sandbox.stripe.routing import Call, Row
 
 JOBS = internal("job")
 DELETE_AFTER_S = 30 * 24 * 3600
@@ -126,11 +128,11 @@ def run_advance(stripe: Stripe, clock_id: str, target: int) -> None:
     stripe.emit("test_helpers.test_clock.ready", clock, created=stripe.wall_time())
 
 
-def routes() -> list[tuple[str, str, Any, set[str] | None]]:
+def routes() -> list[Row]:
     return [
-        ("POST", "/v1/test_helpers/test_clocks", create, {"frozen_time", "name"}),
-        ("GET", "/v1/test_helpers/test_clocks", list_, {"limit", "starting_after", "ending_before"}),
-        ("GET", "/v1/test_helpers/test_clocks/{id}", retrieve, set()),
-        ("DELETE", "/v1/test_helpers/test_clocks/{id}", delete, set()),
-        ("POST", "/v1/test_helpers/test_clocks/{id}/advance", advance, {"frozen_time"}),
+        ("POST", "/v1/test_helpers/test_clocks", create, stripe_params.test_helpers.TestClockCreateParams),
+        ("GET", "/v1/test_helpers/test_clocks", list_, stripe_params.test_helpers.TestClockListParams),
+        ("GET", "/v1/test_helpers/test_clocks/{id}", retrieve, stripe_params.test_helpers.TestClockRetrieveParams),
+        ("DELETE", "/v1/test_helpers/test_clocks/{id}", delete, stripe_params.test_helpers.TestClockDeleteParams),
+        ("POST", "/v1/test_helpers/test_clocks/{id}/advance", advance, stripe_params.test_helpers.TestClockAdvanceParams),
     ]
