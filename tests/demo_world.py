@@ -201,9 +201,14 @@ class DemoWorld:
         return arrived
 
 
-def running_demo(tmp_path_factory, airflow_for, name: str) -> Iterator[tuple[SandboxProcess, object]]:
-    """A sandbox seeded with the demo, Propale's properties set up in it, and Airflow pointed at it."""
+def running_demo(
+    tmp_path_factory, airflow_for, name: str, stripe_api_version: str | None = None
+) -> Iterator[tuple[SandboxProcess, object]]:
+    """A sandbox seeded with the demo, Propale's properties set up in it, and Airflow pointed at it;
+    its Stripe account renders events in `stripe_api_version` (default: the pinned client's)."""
     config = config_on_free_ports(tmp_path_factory.mktemp(name) / "state")
+    if stripe_api_version:
+        config.stripe_api_version = stripe_api_version
     with SandboxProcess(config, reset=True, seed="demo") as sandbox:
         airflow = airflow_for(sandbox)
         subprocess.run(airflow.argv("propale", "setup"), env=airflow.env, check=True, capture_output=True)

@@ -184,7 +184,7 @@ def test_objects_without_propale_metadata_are_recorded_and_ignored(ledger, clien
             "mode": "payment",
             "customer": customer.id,
             "line_items": [{"price": price.id, "quantity": 1}],
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "success_url": "https://exemple.fr/ok",
             "invoice_creation": {"enabled": True},
         }
@@ -204,7 +204,7 @@ def test_an_unknown_proposal_alerts_the_team_and_the_batch_goes_on(ledger, clien
             "mode": "payment",
             "customer": customer.id,
             "line_items": [{"price": price.id, "quantity": 1}],
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "success_url": "https://exemple.fr/ok",
             "metadata": metadata,
             "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},

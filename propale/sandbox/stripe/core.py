@@ -16,6 +16,7 @@ from typing import Any
 from propale.sandbox.config import SandboxConfig
 from propale.sandbox.service import Faults
 from propale.sandbox.store import Store
+from propale.sandbox.stripe import versions
 from propale.sandbox.stripe.errors import resource_missing
 
 API_VERSION = "2026-10-28.endive"
@@ -145,14 +146,18 @@ class Stripe:
         created: int | None = None,
         previous: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Record an event with a snapshot of `obj` as it is now."""
-        data: dict[str, Any] = {"object": copy.deepcopy(obj)}
+        """Record an event with a snapshot of `obj` as it is now, rendered in the account's default
+        API version of this moment (see `versions`): the snapshot never changes afterwards, and a
+        restart with another `--stripe-api-version` renders only the events created after it."""
+        version = self.config.stripe_api_version or API_VERSION
+        object_name = obj["object"]
+        data: dict[str, Any] = {"object": versions.render(object_name, obj, version, self)}
         if previous is not None:
-            data["previous_attributes"] = copy.deepcopy(previous)
+            data["previous_attributes"] = versions.render(object_name, previous, version, self)
         event = {
             "id": self.new_id("evt_"),
             "object": "event",
-            "api_version": API_VERSION,
+            "api_version": version,
             "created": created if created is not None else self.wall_time(),
             "data": data,
             "livemode": False,
