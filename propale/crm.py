@@ -2,7 +2,11 @@
 
 It talks to HubSpot through the official `hubspot-api-client` and prefers batch endpoints, so
 the number of calls grows with the number of *batches*, not of deals: one search page finds up
-to 200 flagged deals, one batch read reads 100 objects, one associations read covers 1,000 deals.
+to 200 flagged deals, one batch read reads 100 objects (50 deals with their status history), one
+associations read covers 1,000 deals.
+
+Batch writes are judged record by record: HubSpot answers a batch whose records partly failed with
+a 207 listing them in `errors`, and the callers keep those records for a later attempt.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -40,9 +45,14 @@ log = logging.getLogger(__name__)
 HUBSPOT_API_URL = "https://api.hubapi.com"
 HUBSPOT_APP_URL = "https://app.hubspot.com"
 
-BATCH_READ_LIMIT = 100  # objects batch endpoints
-ASSOCIATIONS_BATCH_LIMIT = 1000  # associations v4 batch read
-SEARCH_PAGE_LIMIT = 200
+# HubSpot's documented limits, which Propale stays within. Their values and sources are in the
+# sandbox's table (propale/sandbox/hubspot/limits.py), which a test holds these to.
+BATCH_LIMIT = 100  # inputs of an objects batch read, create or update
+HISTORY_BATCH_READ_LIMIT = 50  # inputs of a batch read with propertiesWithHistory
+ASSOCIATIONS_BATCH_LIMIT = 1000  # inputs of an associations v4 batch read
+SEARCH_PAGE_LIMIT = 200  # objects per search page
+# HubSpot allows 5 search requests per second per account, shared with the account's other apps.
+SEARCH_REQUESTS_PER_SECOND = 4
 
 # HubSpot's default association type ids (HUBSPOT_DEFINED category).
 NOTE_TO_DEAL = 214
@@ -207,6 +217,21 @@ class NoteRequest:
     body_html: str
     attachment_name: str | None = None
     attachment: bytes | None = None
+    # The caller's name for this note (its delivery key), by which `create_notes` reports a refusal.
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class WriteRefusal:
+    """Why HubSpot refused one record of a batch write: one entry of a 207's `errors`."""
+
+    category: str
+    message: str
+
+    @property
+    def record_missing(self) -> bool:
+        """The record was deleted (or never existed): writing again cannot succeed."""
+        return self.category == "OBJECT_NOT_FOUND"
 
 
 T = TypeVar("T")
@@ -222,6 +247,7 @@ class HubSpotGateway:
         self.client = client
         self.app_url = app_url.rstrip("/")
         self.portal_id = portal_id
+        self._last_search_at: float | None = None
 
     # --- setup -----------------------------------------------------------------------------
 
@@ -332,6 +358,7 @@ class HubSpotGateway:
                 properties=["hs_object_id"],
                 limit=SEARCH_PAGE_LIMIT,
             )
+            self._pace_search()
             page = self.client.crm.deals.search_api.do_search(public_object_search_request=request)
             ids += [deal.id for deal in page.results]
             # `total` counts every match left: a full page that holds them all is the last one,
@@ -339,6 +366,15 @@ class HubSpotGateway:
             if len(page.results) < SEARCH_PAGE_LIMIT or page.total == len(page.results):
                 return ids
             last_id = int(page.results[-1].id)
+
+    def _pace_search(self) -> None:
+        """Keep to SEARCH_REQUESTS_PER_SECOND rather than meet search's 429s and their backoff."""
+        interval = 1 / SEARCH_REQUESTS_PER_SECOND
+        if self._last_search_at is not None:
+            wait = self._last_search_at + interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+        self._last_search_at = time.monotonic()
 
     def read_deals(self, deal_ids: Sequence[str]) -> dict[str, DealRecord]:
         """Deals with their contacts, companies, line items, products and owner, in batch calls.
@@ -404,7 +440,7 @@ class HubSpotGateway:
     ) -> list[Any]:
         ids = list(dict.fromkeys(ids))
         results: list[Any] = []
-        for batch in chunks(ids, BATCH_READ_LIMIT):
+        for batch in chunks(ids, HISTORY_BATCH_READ_LIMIT if with_history else BATCH_LIMIT):
             response = self.client.crm.objects.batch_api.read(
                 object_type,
                 BatchReadInputSimplePublicObjectId(
@@ -437,33 +473,57 @@ class HubSpotGateway:
 
     # --- writing ---------------------------------------------------------------------------
 
-    def update_deals(self, updates: dict[str, dict[str, str]]) -> dict[str, str]:
-        """Write properties on many deals; returns an error message per deal that failed.
+    def update_deals(self, updates: dict[str, dict[str, str]]) -> dict[str, WriteRefusal]:
+        """Write properties on many deals; returns what HubSpot refused, by deal id (the rest is written).
 
         Setting the same properties twice is harmless, so a retried batch is safe.
         """
-        failures: dict[str, str] = {}
+        refused: dict[str, WriteRefusal] = {}
         items = list(updates.items())
-        for batch in chunks(items, BATCH_READ_LIMIT):
+        for batch in chunks(items, BATCH_LIMIT):
             response = self.client.crm.deals.batch_api.update(
                 BatchInputSimplePublicObjectBatchInput(
                     inputs=[{"id": deal_id, "properties": properties} for deal_id, properties in batch]
                 )
             )
             for error in getattr(response, "errors", None) or []:
-                for deal_id in _error_ids(error):
-                    failures[deal_id] = error.message
-        return failures
+                for deal_id in _error_context(error, "ids"):
+                    refused[deal_id] = WriteRefusal(error.category, error.message)
+        return refused
 
-    def create_notes(self, notes: Sequence[NoteRequest], timestamp: str) -> None:
-        """Put notes on deals' timelines, each with its attachment uploaded to HubSpot's files."""
+    def missing_deals(self, deal_ids: Sequence[str]) -> tuple[set[str], set[str]]:
+        """(deals HubSpot says do not exist, deals it could not read just now), in batch reads."""
+        missing: set[str] = set()
+        unreadable: set[str] = set()
+        for batch in chunks(list(dict.fromkeys(deal_ids)), BATCH_LIMIT):
+            response = self.client.crm.deals.batch_api.read(
+                BatchReadInputSimplePublicObjectId(inputs=[{"id": deal_id} for deal_id in batch], properties=["dealname"])
+            )
+            found = {str(result.id) for result in response.results}
+            for error in getattr(response, "errors", None) or []:
+                ids = set(_error_context(error, "ids"))
+                (missing if error.category == "OBJECT_NOT_FOUND" else unreadable).update(ids - found)
+        return missing, unreadable
+
+    def create_notes(self, notes: Sequence[NoteRequest], timestamp: str) -> dict[str, WriteRefusal]:
+        """Put notes on deals' timelines, each with its attachment uploaded to HubSpot's files.
+
+        Returns the notes HubSpot refused, by `NoteRequest.key` (the others are created). Each input
+        carries its key as `objectWriteTraceId`, which makes HubSpot answer a partial failure with a
+        207 naming the refused inputs rather than failing the whole batch
+        (https://developers.hubspot.com/docs/api-reference/error-handling, "Multi-status errors").
+        """
+        keys = [note.key or str(index) for index, note in enumerate(notes)]
+        if len(set(keys)) != len(keys):
+            raise ValueError("each note of a batch needs its own key")
         inputs = []
-        for note in notes:
+        for key, note in zip(keys, notes, strict=True):
             properties = {"hs_note_body": note.body_html, "hs_timestamp": timestamp}
             if note.attachment is not None:
                 properties["hs_attachment_ids"] = self.upload_file(note.attachment_name or "document.pdf", note.attachment)
             inputs.append(
                 {
+                    "objectWriteTraceId": key,
                     "properties": properties,
                     "associations": [
                         {
@@ -473,10 +533,15 @@ class HubSpotGateway:
                     ],
                 }
             )
-        for batch in chunks(inputs, BATCH_READ_LIMIT):
-            self.client.crm.objects.notes.batch_api.create(
+        refused: dict[str, WriteRefusal] = {}
+        for batch in chunks(inputs, BATCH_LIMIT):
+            response = self.client.crm.objects.notes.batch_api.create(
                 BatchInputSimplePublicObjectBatchInputForCreate(inputs=list(batch))
             )
+            for error in getattr(response, "errors", None) or []:
+                for key in _error_context(error, "objectWriteTraceId"):
+                    refused[key] = WriteRefusal(error.category, error.message)
+        return refused
 
     def upload_file(self, name: str, content: bytes) -> str:
         """Upload a private file (HubSpot has no batch upload) and return its id."""
@@ -568,6 +633,8 @@ def deal_input(record: DealRecord) -> DealInput:
     )
 
 
-def _error_ids(error: Any) -> list[str]:
+def _error_context(error: Any, name: str) -> list[str]:
+    """Which records one entry of a 207's `errors` is about (`ids` for updates and reads,
+    `objectWriteTraceId` for creates)."""
     context = getattr(error, "context", None) or {}
-    return [str(id_) for id_ in context.get("ids", [])]
+    return [str(value) for value in context.get(name) or []]

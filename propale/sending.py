@@ -4,7 +4,9 @@
    freeze) a proposal for each valid one. Cheap: no rendering, no email.
 2. `deliver`: for each proposal, render its PDF and email once, then send the email once.
 3. `write_back`: tell HubSpot, in batch: status, number, link, date or the reason of a failure,
-   and a note with the PDF on the deal's timeline.
+   and a note with the PDF on the deal's timeline. What HubSpot refuses (record by record, in a
+   207) is not marked done: a deal whose status was refused stays flagged and the next run writes
+   it; a note refused stays pending in the ledger and the next run creates it.
 4. `summary`: one Slack message for the run.
 
 Every step can be retried or re-run: the ledger remembers what was issued and what was
@@ -27,7 +29,17 @@ from typing import Any
 
 from markupsafe import escape
 
-from propale.crm import STATUS, STATUS_LABELS, DealRecord, HubSpotGateway, NoteRequest, Status, deal_input, hubspot_datetime
+from propale.crm import (
+    STATUS,
+    STATUS_LABELS,
+    DealRecord,
+    HubSpotGateway,
+    NoteRequest,
+    Status,
+    WriteRefusal,
+    deal_input,
+    hubspot_datetime,
+)
 from propale.emails import build_proposal_email, parse_stored
 from propale.ledger import (
     PROPOSAL_EMAIL,
@@ -279,6 +291,7 @@ class WriteBackReport:
     sent: list[DealLine] = field(default_factory=list)
     failed: list[DealLine] = field(default_factory=list)
     skipped: list[DealLine] = field(default_factory=list)
+    retrying: list[DealLine] = field(default_factory=list)  # HubSpot refused a write: the next run tries again
 
 
 def write_back(
@@ -294,9 +307,13 @@ def write_back(
 
     Properties an admin deleted in HubSpot are left out, so that the others are still written.
     The ledger and settings are only needed for sent proposals (not when settings are broken).
+    HubSpot judges a batch record by record: what it refuses is reported and left for the next
+    run (the deal stays flagged, the note pending), the rest is done. Notes refused by earlier
+    runs are created here too.
     """
     updates: dict[str, dict[str, str]] = {}
-    notes: list[tuple[str, NoteRequest]] = []
+    notes: dict[str, NoteRequest] = {}  # by delivery key
+    lines: dict[str, tuple[list[DealLine], DealLine]] = {}  # each deal's line, to move it if HubSpot refuses it
     report = WriteBackReport()
     for outcome in outcomes:
         url = gateway.deal_url(outcome.deal_id)
@@ -305,7 +322,8 @@ def write_back(
             continue
         if outcome.problems:
             updates[outcome.deal_id] = {"propale_status": Status.ERROR, "propale_error": " ".join(outcome.problems)}
-            report.failed.append(DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
+            lines[outcome.deal_id] = (report.failed, DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
+            report.failed.append(lines[outcome.deal_id][1])
             continue
         assert outcome.proposal_id is not None and ledger is not None and settings is not None
         proposal = ledger.get_proposal(outcome.proposal_id)
@@ -318,28 +336,94 @@ def write_back(
             "propale_sent_at": hubspot_datetime(proposal.sent_at),
             "propale_error": "",
         }
-        report.sent.append(DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"))
+        lines[outcome.deal_id] = (report.sent, DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"))
+        report.sent.append(lines[outcome.deal_id][1])
         note_key = delivery_key(PROPOSAL_NOTE, proposal.number, proposal.version)
         if ledger.ensure_delivery(note_key, kind=PROPOSAL_NOTE, proposal_id=proposal.id).is_pending:
-            notes.append((note_key, _proposal_note(ledger, proposal)))
+            notes[note_key] = _proposal_note(ledger, proposal, note_key)
+    earlier_notes, earlier_names = _notes_left_by_earlier_runs(ledger, exclude=notes)
     if deleted_properties:
         updates = {
             deal_id: {name: value for name, value in properties.items() if name not in deleted_properties}
             for deal_id, properties in updates.items()
         }
-    failures = gateway.update_deals(updates) if updates else {}
-    if failures:
-        # Nothing is lost: these deals stay flagged and the next run writes them again.
-        raise RuntimeError(f"HubSpot refused the update of {len(failures)} deal(s): {sorted(failures)}")
+    refused = gateway.update_deals(updates) if updates else {}
+    for deal_id, refusal in refused.items():
+        _report_refused_update(report, deal_id, lines[deal_id], refusal)
+    gone = {deal_id for deal_id, refusal in refused.items() if refusal.record_missing}
+    if earlier_notes:
+        missing, unreadable = gateway.missing_deals([note.deal_id for note in earlier_notes.values()])
+        gone |= missing
+        earlier_notes = {key: note for key, note in earlier_notes.items() if note.deal_id not in unreadable}
+        notes.update(earlier_notes)
+    for note_key, note in list(notes.items()):
+        if note.deal_id in gone:
+            # Nothing can be noted on a deleted deal: the rep is told above (or was when it was deleted).
+            assert ledger is not None
+            ledger.cancel_delivery(note_key)
+            del notes[note_key]
     if notes:
-        gateway.create_notes([note for _, note in notes], timestamp=hubspot_datetime(now))
         assert ledger is not None
-        for note_key, _ in notes:
-            ledger.complete_delivery(note_key)
+        refused_notes = gateway.create_notes(list(notes.values()), timestamp=hubspot_datetime(now))
+        for note_key, note in notes.items():
+            refusal = refused_notes.get(note_key)
+            if refusal is None:
+                ledger.complete_delivery(note_key)
+                continue
+            ledger.fail_delivery(note_key, f"{refusal.category}: {refusal.message}")
+            log.warning("HubSpot refused the proposal note %s on deal %s (%s): kept for the next run", note_key, note.deal_id, refusal.category)
+            if note.deal_id not in refused:  # else the deal is listed already, and its note goes with it
+                name = lines[note.deal_id][1].name if note.deal_id in lines else earlier_names[note.deal_id]
+                report.retrying.append(
+                    DealLine(name, gateway.deal_url(note.deal_id), "HubSpot a refusé la note de la proposition : elle sera ajoutée au prochain passage.")
+                )
     return report
 
 
-def _proposal_note(ledger: Ledger, proposal: Any) -> NoteRequest:
+def _notes_left_by_earlier_runs(
+    ledger: Ledger | None, exclude: Collection[str]
+) -> tuple[dict[str, NoteRequest], dict[str, str]]:
+    """Proposal notes HubSpot refused in an earlier run (their deal may no longer be flagged), by
+    delivery key, and the names of their deals."""
+    notes: dict[str, NoteRequest] = {}
+    names: dict[str, str] = {}
+    for delivery in ledger.pending_deliveries(kind=PROPOSAL_NOTE) if ledger else []:
+        if delivery.key in exclude or delivery.proposal_id is None:
+            continue
+        proposal = ledger.get_proposal(delivery.proposal_id)
+        if proposal is not None and proposal.snapshot is not None and ledger.has_document(proposal.id):
+            notes[delivery.key] = _proposal_note(ledger, proposal, delivery.key)
+            names[proposal.deal_id] = proposal.snapshot.deal_name
+    return notes, names
+
+
+def _report_refused_update(
+    report: WriteBackReport, deal_id: str, line_of_deal: tuple[list[DealLine], DealLine], refusal: WriteRefusal
+) -> None:
+    """Move a deal whose update HubSpot refused to the section that says what happens next."""
+    section, line = line_of_deal
+    section.remove(line)
+    # HubSpot's message may quote the values written (a rep's reason names a contact): kept out of logs.
+    log.warning("HubSpot refused the update of deal %s (%s)", deal_id, refusal.category)
+    if refusal.record_missing:
+        if section is report.sent:
+            number = line.detail.split(" — ")[0]
+            detail = f"La proposition {number} a été envoyée au client, mais la transaction a été supprimée dans HubSpot."
+        else:
+            detail = "La transaction a été supprimée dans HubSpot : rien n'a pu y être écrit."
+        report.failed.append(DealLine(line.name, line.url, detail))
+        return
+    if section is report.sent:
+        detail = (
+            "HubSpot a refusé la mise à jour de la transaction : elle reste « À proposer » et le prochain passage "
+            "l'écrira, sans renvoyer la proposition."
+        )
+    else:
+        detail = f"{line.detail} (HubSpot a refusé de l'écrire sur la transaction : nouvel essai au prochain passage.)"
+    report.retrying.append(DealLine(line.name, line.url, detail))
+
+
+def _proposal_note(ledger: Ledger, proposal: Any, key: str) -> NoteRequest:
     snapshot = proposal.snapshot
     body = (
         f"<p><strong>Proposition {snapshot.number}</strong> envoyée à {_html(snapshot.customer.email)} "
@@ -350,6 +434,7 @@ def _proposal_note(ledger: Ledger, proposal: Any) -> NoteRequest:
         body_html=body,
         attachment_name=f"{snapshot.number}.pdf",
         attachment=ledger.proposal_pdf(proposal.id),
+        key=key,
     )
 
 
@@ -369,7 +454,7 @@ def summary(report: WriteBackReport, retrying: Sequence[DealLine], notices: Sequ
     sections = [
         SummarySection("Envoyées", report.sent, "envoyée", "envoyées"),
         SummarySection("À corriger dans HubSpot", failed, "à corriger", "à corriger"),
-        SummarySection("Envoi en échec, nouvel essai au prochain passage", retrying, "en échec", "en échec"),
+        SummarySection("Envoi en échec, nouvel essai au prochain passage", [*retrying, *report.retrying], "en échec", "en échec"),
         SummarySection("Non traitées", report.skipped, "non traitée", "non traitées"),
     ]
     if not notices and not any(section.lines for section in sections):

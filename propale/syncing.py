@@ -107,6 +107,7 @@ def read_events(
     since = _window_start(ledger, now)
     events = list_events(client, since)
     report.listed = len(events)
+    _warn_of_other_api_versions(events)
     done = ledger.processed_stripe_events([event["id"] for event in events])
     handler = _Handler(client, ledger, settings, deal_url, from_address, download or download_pdf)
     first_failure: int | None = None
@@ -175,6 +176,24 @@ def _window_start(ledger: Ledger, now: datetime) -> int:
         ledger.ensure_delivery(f"{SLACK}:retention:{cursor or since.isoformat()}", kind=SLACK, payload=_json(payload))
         return int(oldest_kept.timestamp())
     return int((since - OVERLAP).timestamp())
+
+
+def _warn_of_other_api_versions(events: Sequence[dict[str, Any]]) -> None:
+    """Once per run: the account renders events in another API version than Propale's client.
+
+    Stripe renders an event's `data.object` in the account's default API version at the time the
+    event was created, not in the client's (https://docs.stripe.com/api/events/list,
+    https://docs.stripe.com/webhooks/versioning). Propale copes: see `_Handler.handle`."""
+    others = sorted({event.get("api_version") for event in events} - {stripe.api_version, None})
+    if others:
+        log.warning(
+            "Stripe events are rendered in API version %s (the Stripe account's default when they were created), "
+            "not in Propale's pinned %s: Propale reads only ids and metadata from events and re-reads every "
+            "object at %s. Events created after the account's API version is upgraded in Stripe's Workbench take the new one.",
+            ", ".join(others),
+            stripe.api_version,
+            stripe.api_version,
+        )
 
 
 def list_events(client: stripe.StripeClient, since: int) -> list[dict[str, Any]]:
@@ -271,9 +290,10 @@ class _Handler:
             return None
         # Metadata is set once, when Propale creates the session: the event's copy tells whether the
         # object is Propale's without a call to Stripe (an account may have much else going on).
-        obj = event["data"]["object"]
-        metadata = self._invoice_metadata(obj) if obj.get("object") == "invoice" else obj.get("metadata")
-        if not (metadata or {}).get("proposal_number"):
+        # That copy is in the account's API version, which may be older than Propale's (see
+        # `_warn_of_other_api_versions`): only its id and metadata are read here, in either shape,
+        # and every handler decides from the object re-read at Propale's pinned version.
+        if not self._event_metadata(event).get("proposal_number"):
             log.info("Stripe event %s (%s): no Propale metadata, ignored", event["id"], event["type"])
             return None
         return handler(event)
@@ -321,11 +341,25 @@ class _Handler:
     def _invoice(self, event: dict[str, Any]) -> dict[str, Any]:
         return self.client.v1.invoices.retrieve(event["data"]["object"]["id"], {"expand": ["payments"]}).to_dict()
 
+    def _event_metadata(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Propale's metadata on the event's copy of its object, whatever the copy's API version."""
+        obj = event["data"]["object"]
+        if obj.get("object") != "invoice":
+            return obj.get("metadata") or {}
+        if "parent" in obj or "subscription_details" in obj:
+            return self._invoice_metadata(obj)
+        # An invoice in a shape neither of today nor of before basil: never guess "not Propale's",
+        # ask Stripe for the invoice at Propale's version.
+        return self._invoice_metadata(self.client.v1.invoices.retrieve(obj["id"]).to_dict())
+
     @staticmethod
     def _invoice_metadata(invoice: dict[str, Any]) -> dict[str, Any]:
-        """Propale's metadata: a subscription's invoices carry the subscription's (at this API version,
-        under `parent.subscription_details`); Checkout's one-off invoices carry their own."""
-        details = (invoice.get("parent") or {}).get("subscription_details") or {}
+        """Propale's metadata: a subscription's invoices carry the subscription's, Checkout's one-off
+        invoices their own. The subscription's is under `parent.subscription_details` since
+        2025-03-31.basil, and was under a top-level `subscription_details` before, as events of an
+        account on an older API version still render it
+        (https://docs.stripe.com/changelog/basil/2025-03-31/adds-new-parent-field-to-invoicing-objects)."""
+        details = (invoice.get("parent") or {}).get("subscription_details") or invoice.get("subscription_details") or {}
         return details.get("metadata") or invoice.get("metadata") or {}
 
     # --- Checkout ---------------------------------------------------------------------------------
@@ -753,14 +787,16 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
     """Deal properties in one batch (updates of a deal merged in event order), then notes in batch.
 
     Both are safe to repeat: properties are set to the same values, and a note is recorded done as
-    soon as HubSpot created it (a crash in between is the only way to a second note).
+    soon as HubSpot created it (a crash in between is the only way to a second note). HubSpot
+    judges a batch record by record (207): what it refused stays pending for the next attempt, the
+    rest is done; a deal deleted meanwhile is reported in Slack and its writes dropped.
     """
     updates = [(d, json.loads(d.payload or b"{}")) for d in ledger.pending_deliveries(kind=DEAL_UPDATE)]
     notes = [(d, json.loads(d.payload or b"{}")) for d in ledger.pending_deliveries(kind=DEAL_NOTE)]
     if not updates and not notes:
         return {"deals": 0, "notes": 0, "missing": 0}
     names = {data["deal_id"]: data["deal_name"] for _, data in [*updates, *notes]}
-    missing, unreadable = _missing_deals(gateway, list(names))
+    missing, unreadable = gateway.missing_deals(list(names))
     for deal_id in missing:
         for delivery, data in [*updates, *notes]:
             if data["deal_id"] == deal_id:
@@ -780,41 +816,41 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
     for _, data in updates:
         if data["deal_id"] not in skip:
             merged.setdefault(data["deal_id"], {}).update(data["properties"])
-    failures = gateway.update_deals(merged) if merged else {}
+    refused = gateway.update_deals(merged) if merged else {}
     for delivery, data in updates:
-        if data["deal_id"] in merged and data["deal_id"] not in failures:
+        refusal = refused.get(data["deal_id"])
+        if data["deal_id"] not in merged:
+            continue
+        if refusal is None:
             ledger.complete_delivery(delivery.key)
-    to_note = [(d, data) for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in failures]
-    if to_note:
+        else:
+            ledger.fail_delivery(delivery.key, f"{refusal.category}: {refusal.message}")
+    # A note comes after its deal's update (a payment's note after its status): both wait together.
+    to_note = [(d, data) for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in refused]
+    refused_notes = (
         gateway.create_notes(
-            [NoteRequest(deal_id=data["deal_id"], body_html=data["body_html"]) for _, data in to_note],
+            [NoteRequest(deal_id=data["deal_id"], body_html=data["body_html"], key=d.key) for d, data in to_note],
             timestamp=hubspot_datetime(now),
         )
-        for delivery, _ in to_note:
+        if to_note
+        else {}
+    )
+    for delivery, _ in to_note:
+        refusal = refused_notes.get(delivery.key)
+        if refusal is None:
             ledger.complete_delivery(delivery.key)
-    log.info("HubSpot: %d deal(s) updated, %d note(s) created, %d deal(s) missing", len(merged) - len(failures), len(to_note), len(missing))
-    if failures or unreadable:
+        else:
+            ledger.fail_delivery(delivery.key, f"{refusal.category}: {refusal.message}")
+    log.info(
+        "HubSpot: %d deal(s) updated, %d note(s) created, %d deal(s) missing; refused (kept for the next attempt): "
+        "%d update(s), %d note(s)",
+        len(merged) - len(refused), len(to_note) - len(refused_notes), len(missing), len(refused), len(refused_notes),
+    )
+    if refused or refused_notes or unreadable:
         # Still pending: the next attempt writes them.
-        raise RuntimeError(f"HubSpot could not update deal(s) {sorted(set(failures) | unreadable)}; will retry")
+        failed = sorted(set(refused) | unreadable | {data["deal_id"] for d, data in to_note if d.key in refused_notes})
+        raise RuntimeError(f"HubSpot refused or could not take writes on deal(s) {failed}; will retry")
     return {"deals": len(merged), "notes": len(to_note), "missing": len(missing)}
-
-
-def _missing_deals(gateway: HubSpotGateway, deal_ids: Sequence[str]) -> tuple[set[str], set[str]]:
-    """(deals HubSpot says do not exist, deals it could not read just now), in batch reads."""
-    from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
-
-    missing: set[str] = set()
-    unreadable: set[str] = set()
-    for start in range(0, len(deal_ids), 100):
-        chunk = deal_ids[start : start + 100]
-        response = gateway.client.crm.deals.batch_api.read(
-            BatchReadInputSimplePublicObjectId(inputs=[{"id": deal_id} for deal_id in chunk], properties=["dealname"])
-        )
-        found = {str(result.id) for result in response.results}
-        for error in getattr(response, "errors", None) or []:
-            ids = {str(i) for i in ((getattr(error, "context", None) or {}).get("ids") or [])}
-            (missing if error.category == "OBJECT_NOT_FOUND" else unreadable).update(ids - found)
-    return missing, unreadable
 
 
 def post_to_slack(ledger: Ledger, post: SlackPoster) -> int:

@@ -114,3 +114,27 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
         deal = demo.deal(name)
         # The one email caught between the server's OK and the ledger's record is flagged for a human.
         assert deal["propale_status"] == "sent" or "n'a pas pu être confirmé" in deal["propale_error"]
+
+
+def test_writes_hubspot_refused_are_made_by_the_next_run_exactly_once(demo):
+    """HubSpot answers the write-back with a 207 refusing one deal's update and note."""
+    refused, accepted = "Studio Kairos — bureau privé 2 places et mise en service", "Onde Verte — 5 postes nomades pour l'été"
+    demo.flag(refused, accepted)
+    emails_before = len(demo.emails())
+    with demo.sandbox.admin("hubspot") as admin:
+        admin.set_faults(refused_write_id=int(demo.deal_ids[refused]))
+        demo.airflow.dags_test("propale_send_proposals")
+        admin.set_faults(refused_write_id=0)
+    assert demo.deal(accepted)["propale_status"] == "sent" and len(demo.notes_on(accepted)) == 1
+    assert demo.deal(refused)["propale_status"] == "to_propose", "left flagged for the next run"
+    assert demo.notes_on(refused) == []
+    summary = demo.slack_posts()[0]
+    assert refused in " ".join(summary["block_texts"]) and "1 en échec" in summary["text"]
+
+    demo.airflow.dags_test("propale_send_proposals")
+    deal = demo.deal(refused)
+    assert deal["propale_status"] == "sent" and deal["propale_proposal_number"]
+    [note] = demo.notes_on(refused)
+    assert deal["propale_proposal_number"] in note["hs_note_body"]
+    assert len(demo.notes_on(accepted)) == 1
+    assert len(demo.emails()) == emails_before + 2, "one email per deal, none sent again"

@@ -78,14 +78,22 @@ class RateLimiter:
 
     def __init__(self) -> None:
         self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._settings: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def retry_after(self, key: str, limit: float, window_s: float) -> float | None:
-        """Record one event; None if allowed, else the seconds until a slot frees up."""
+        """Record one event; None if allowed, else the seconds until a slot frees up.
+
+        A new limit or window starts an empty window: requests made under earlier settings (another
+        test's, or while the limit was off) do not count against the new one."""
         if limit <= 0:
+            self._settings.pop(key, None)  # switched off: switching it on again starts afresh
             return None
         now = time.monotonic()
         with self._lock:
+            if self._settings.get(key) != (limit, window_s):
+                self._settings[key] = (limit, window_s)
+                self._events[key].clear()
             events = self._events[key]
             while events and events[0] <= now - window_s:
                 events.popleft()

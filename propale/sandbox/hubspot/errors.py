@@ -12,13 +12,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from propale.sandbox.hubspot.limits import DAILY_REQUESTS, TEN_SECOND_REQUESTS
+
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can "
     "find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
 # What a private app on a Professional account gets; reported in the rate-limit headers.
-TEN_SECONDLY_MAX = 190
-DAILY_MAX = 625_000
+TEN_SECONDLY_MAX = TEN_SECOND_REQUESTS.value
+DAILY_MAX = DAILY_REQUESTS.value
 
 
 def correlation_id() -> str:

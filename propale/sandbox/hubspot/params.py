@@ -8,11 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from propale.sandbox.hubspot import contract
 from propale.sandbox.hubspot.errors import validation_error
-
-MAX_BATCH_INPUTS = 100
-# Associations batch reads (v3 and v4) take up to 1,000 ids (HubSpot changelog, February 2025).
-MAX_ASSOCIATIONS_READ_INPUTS = 1000
+from propale.sandbox.hubspot.limits import BATCH_INPUTS, Limit
 
 
 def query_list(request: Request, name: str) -> list[str] | None:
@@ -38,25 +36,34 @@ def query_int(request: Request, name: str, default: int, maximum: int | None = N
     return min(value, maximum) if maximum else value
 
 
-async def json_body(request: Request) -> Any:
+async def json_body(request: Request, model: contract.RequestModel) -> Any:
+    """The decoded body, refused as HubSpot does if it holds a key that `model` does not define.
+
+    `model` is the class the official client sends for this call (see contract.py); `None` only
+    where the client has no model for the route, said next to the call."""
     raw = await request.body()
     if not raw:
         raise validation_error("Invalid input JSON: the request body is empty")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise validation_error(f"Invalid input JSON on line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    if model is not None:
+        contract.validate(body, model, raw)
+    return body
 
 
-async def batch_inputs(request: Request, limit: int = MAX_BATCH_INPUTS) -> tuple[dict[str, Any], list[Any]]:
-    """A batch body and its `inputs`, refusing more than HubSpot's `limit` per call (100 for most)."""
-    body = await json_body(request)
+async def batch_inputs(
+    request: Request, model: contract.RequestModel, limit: Limit = BATCH_INPUTS
+) -> tuple[dict[str, Any], list[Any]]:
+    """A batch body of `model` and its `inputs`, refusing more than HubSpot's `limit` per call."""
+    body = await json_body(request, model)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise validation_error("Invalid input JSON: a batch body needs an inputs list")
     inputs = body["inputs"]
-    if len(inputs) > limit:
+    if len(inputs) > limit.value:
         raise validation_error(
-            f"Too many inputs: {len(inputs)}. A batch accepts at most {limit} inputs.",
+            f"Too many inputs: {len(inputs)}. A batch accepts at most {limit.value} inputs.",
             context={"inputs": [str(len(inputs))]},
         )
     return body, inputs

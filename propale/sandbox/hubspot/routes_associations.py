@@ -6,6 +6,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from hubspot.crm.associations.v4.models import (
+    AssociationSpec,
+    BatchInputPublicAssociationMultiArchive,
+    BatchInputPublicAssociationMultiPost,
+    BatchInputPublicDefaultAssociationMultiPost,
+    BatchInputPublicFetchAssociationsBatchRequest,
+)
 from starlette.routing import Route
 
 from propale.sandbox.hubspot.associations import (
@@ -17,7 +24,8 @@ from propale.sandbox.hubspot.associations import (
 )
 from propale.sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
 from propale.sandbox.hubspot.object_types import ObjectType, resolve_type
-from propale.sandbox.hubspot.params import MAX_ASSOCIATIONS_READ_INPUTS, batch_inputs, json_body, query_int
+from propale.sandbox.hubspot.limits import ASSOCIATIONS_BATCH_READ_INPUTS
+from propale.sandbox.hubspot.params import batch_inputs, json_body, query_int
 from propale.sandbox.hubspot.shapes import batch_json
 from propale.sandbox.hubspot.state import HubSpotAccount
 from propale.sandbox.hubspot.values import now_iso
@@ -91,7 +99,7 @@ class AssociationRoutes:
     async def batch_read(self, request: Request) -> Response:
         started = now_iso()
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request, MAX_ASSOCIATIONS_READ_INPUTS)
+        _, inputs = await batch_inputs(request, BatchInputPublicFetchAssociationsBatchRequest, ASSOCIATIONS_BATCH_READ_INPUTS)
         results, errors = [], []
         for item in inputs:
             from_id = _id_of(item, "each input")
@@ -120,7 +128,7 @@ class AssociationRoutes:
     async def batch_create(self, request: Request) -> Response:
         started = now_iso()
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPublicAssociationMultiPost)
         planned = [
             (_id_of(i.get("from"), "from"), _id_of(i.get("to"), "to"), self._kinds(from_type, to_type, i.get("types")))
             for i in inputs
@@ -138,7 +146,7 @@ class AssociationRoutes:
     async def batch_create_default(self, request: Request) -> Response:
         started = now_iso()
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPublicDefaultAssociationMultiPost)
         kind = default_type(from_type, to_type)
         results, errors = [], []
         for item in inputs:
@@ -153,7 +161,7 @@ class AssociationRoutes:
 
     async def batch_archive(self, request: Request) -> Response:
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPublicAssociationMultiArchive)
         for item in inputs:
             from_id = _id_of(item.get("from"), "from")
             for target in item.get("to") or []:
@@ -162,7 +170,7 @@ class AssociationRoutes:
 
     async def batch_archive_labels(self, request: Request) -> Response:
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPublicAssociationMultiPost)
         for item in inputs:
             kinds = self._kinds(from_type, to_type, item.get("types"))
             self.a.associations.remove(
@@ -176,7 +184,7 @@ class AssociationRoutes:
     async def create(self, request: Request) -> Response:
         from_type, to_type = self._types(request)
         from_id, to_id = request.path_params["from_id"], request.path_params["to_id"]
-        kinds = self._kinds(from_type, to_type, await json_body(request))
+        kinds = self._kinds(from_type, to_type, await json_body(request, list[AssociationSpec]))
         done = self.a.associations.associate(from_type, from_id, to_type, to_id, kinds)
         return JSONResponse(_labels_between(from_type, from_id, to_type, to_id, done), status_code=201)
 

@@ -7,10 +7,19 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from hubspot.crm.objects.models import (
+    BatchInputSimplePublicObjectBatchInput,
+    BatchInputSimplePublicObjectBatchInputForCreate,
+    BatchInputSimplePublicObjectId,
+    BatchReadInputSimplePublicObjectId,
+    SimplePublicObjectInput,
+    SimplePublicObjectInputForCreate,
+)
 from starlette.routing import Route
 
 from propale.sandbox.hubspot.associations import association_type_by_id, v3_associations
 from propale.sandbox.hubspot.errors import batch_error, not_found, validation_error
+from propale.sandbox.hubspot.limits import HISTORY_BATCH_READ_INPUTS
 from propale.sandbox.hubspot.object_types import OBJECT_TYPES, ObjectType, find_type, resolve_type
 from propale.sandbox.hubspot.params import batch_inputs, input_id, json_body, query_bool, query_int, query_list
 from propale.sandbox.hubspot.shapes import batch_json, object_json
@@ -103,12 +112,12 @@ class ObjectRoutes:
         return JSONResponse(response)
 
     async def create(self, request: Request, object_type: ObjectType) -> Response:
-        body = await json_body(request)
+        body = await json_body(request, SimplePublicObjectInputForCreate)
         record = self._create_one(object_type, body)
         return JSONResponse(object_json(object_type, record, self.a.catalog, everything=True), status_code=201)
 
     async def update(self, request: Request, object_type: ObjectType) -> Response:
-        body = await json_body(request)
+        body = await json_body(request, SimplePublicObjectInput)
         object_id = request.path_params["object_id"]
         values = self.a.catalog.clean_values(object_type.name, _properties_of(body))
         found = self._lookup(object_type, object_id, request.query_params.get("idProperty"))
@@ -125,7 +134,14 @@ class ObjectRoutes:
 
     async def batch_read(self, request: Request, object_type: ObjectType) -> Response:
         started = now_iso()
-        body, inputs = await batch_inputs(request)
+        body, inputs = await batch_inputs(request, BatchReadInputSimplePublicObjectId)
+        if body.get("propertiesWithHistory") and len(inputs) > HISTORY_BATCH_READ_INPUTS.value:
+            # HubSpot's words and category (see limits.HISTORY_BATCH_READ_INPUTS).
+            raise validation_error(
+                "The maximum number of inputs supported in a batch request for property histories is "
+                f"{HISTORY_BATCH_READ_INPUTS.value}. Please reduce the number of items and try again.",
+                context={"inputs": [str(len(inputs))]},
+            )
         id_property = body.get("idProperty")
         archived = bool(body.get("archived", False))
         results, missing, failed = [], [], []
@@ -167,7 +183,7 @@ class ObjectRoutes:
 
     async def batch_create(self, request: Request, object_type: ObjectType) -> Response:
         started = now_iso()
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputSimplePublicObjectBatchInputForCreate)
         # HubSpot validates the whole batch first: one bad property fails every input with a 400.
         prepared = [
             (item, self.a.catalog.clean_values(object_type.name, _properties_of(item)), self._association_plan(object_type, item))
@@ -175,7 +191,7 @@ class ObjectRoutes:
         ]
         results, errors = [], []
         for item, values, plan in prepared:
-            if self.a.batch_input_fails():
+            if self.a.batch_input_fails() or any(self.a.refuses_writes(to_id) for _, to_id, _ in plan):
                 trace = item.get("objectWriteTraceId")
                 errors.append(_injected_failure(object_type, "create", {"objectWriteTraceId": [str(trace)]} if trace else {}))
                 continue
@@ -186,11 +202,11 @@ class ObjectRoutes:
 
     async def batch_update(self, request: Request, object_type: ObjectType) -> Response:
         started = now_iso()
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputSimplePublicObjectBatchInput)
         prepared = [(item, input_id(item), self.a.catalog.clean_values(object_type.name, _properties_of(item))) for item in inputs]
         results, missing, failed = [], [], []
         for item, object_id, values in prepared:
-            if self.a.batch_input_fails():
+            if self.a.batch_input_fails() or self.a.refuses_writes(object_id):
                 failed.append(object_id)
                 continue
             found = self._lookup(object_type, object_id, item.get("idProperty"))
@@ -214,7 +230,7 @@ class ObjectRoutes:
         return JSONResponse(batch_json(results, errors, started), status_code=207 if errors else 200)
 
     async def batch_archive(self, request: Request, object_type: ObjectType) -> Response:
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputSimplePublicObjectId)
         for item in inputs:
             self._archive_one(object_type, input_id(item))
         return Response(status_code=204)
@@ -282,7 +298,9 @@ def _properties_of(body: Any) -> dict[str, Any]:
 
 
 def _injected_failure(object_type: ObjectType, action: str, context: dict[str, list[str]]) -> dict[str, Any]:
-    """The `batch_error_rate` fault: a transient per-input failure, as HubSpot reports in a 207."""
+    """The `batch_error_rate` and `refused_write_id` faults: a transient per-input failure, as HubSpot
+    reports it in a 207 (`context.ids` for updates, `context.objectWriteTraceId` for creates:
+    https://developers.hubspot.com/docs/api-reference/error-handling, "Multi-status errors")."""
     return batch_error(
         "INTERNAL_ERROR",
         f"Could not {action} some {object_type.error_label} objects because of a temporary error. Try again.",

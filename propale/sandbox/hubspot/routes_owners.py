@@ -47,7 +47,10 @@ class OwnerRoutes:
         )
 
     async def provision_user(self, request: Request) -> Response:
-        return JSONResponse(self.owners.provision_user(await json_body(request)), status_code=201)
+        # Left unchecked: hubspot-api-client 12.0.0's `UserProvisionRequest` lacks `firstName` and
+        # `lastName`, which the API documents and accepts (the owner's name comes from them):
+        # https://developers.hubspot.com/docs/api-reference/settings-user-provisioning-v3/guide
+        return JSONResponse(self.owners.provision_user(await json_body(request, None)), status_code=201)
 
     async def get_user(self, request: Request) -> Response:
         return JSONResponse(self.owners.user(request.path_params["user_id"]))

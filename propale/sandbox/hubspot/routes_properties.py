@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from hubspot.crm.properties.models import (
+    BatchInputPropertyCreate,
+    BatchInputPropertyName,
+    BatchReadInputPropertyName,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyGroupUpdate,
+    PropertyUpdate,
+)
 from starlette.routing import Route
 
 from propale.sandbox.hubspot.errors import HubSpotError, batch_error
@@ -45,7 +54,7 @@ class PropertyRoutes:
         return JSONResponse({"results": found})
 
     async def create(self, request: Request) -> Response:
-        definition = self.catalog.create(_type_name(request), await json_body(request))
+        definition = self.catalog.create(_type_name(request), await json_body(request, PropertyCreate))
         return JSONResponse(definition, status_code=201)
 
     async def get(self, request: Request) -> Response:
@@ -56,7 +65,7 @@ class PropertyRoutes:
         return JSONResponse(definition)
 
     async def update(self, request: Request) -> Response:
-        changes = await json_body(request)
+        changes = await json_body(request, PropertyUpdate)
         return JSONResponse(self.catalog.update(_type_name(request), request.path_params["property_name"], changes))
 
     async def archive(self, request: Request) -> Response:
@@ -66,7 +75,7 @@ class PropertyRoutes:
     async def batch_read(self, request: Request) -> Response:
         started = now_iso()
         object_type = _type_name(request)
-        body, inputs = await batch_inputs(request)
+        body, inputs = await batch_inputs(request, BatchReadInputPropertyName)
         archived = bool(body.get("archived", False))
         results, missing = [], []
         for item in inputs:
@@ -82,7 +91,7 @@ class PropertyRoutes:
     async def batch_create(self, request: Request) -> Response:
         started = now_iso()
         object_type = _type_name(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPropertyCreate)
         results, errors = [], []
         for item in inputs:
             try:
@@ -93,7 +102,7 @@ class PropertyRoutes:
 
     async def batch_archive(self, request: Request) -> Response:
         object_type = _type_name(request)
-        _, inputs = await batch_inputs(request)
+        _, inputs = await batch_inputs(request, BatchInputPropertyName)
         for item in inputs:
             try:
                 self.catalog.archive(object_type, str((item or {}).get("name", "")))
@@ -105,14 +114,14 @@ class PropertyRoutes:
         return JSONResponse({"results": self.catalog.groups(_type_name(request))})
 
     async def create_group(self, request: Request) -> Response:
-        group = self.catalog.create_group(_type_name(request), await json_body(request))
+        group = self.catalog.create_group(_type_name(request), await json_body(request, PropertyGroupCreate))
         return JSONResponse(group, status_code=201)
 
     async def get_group(self, request: Request) -> Response:
         return JSONResponse(self.catalog.group(_type_name(request), request.path_params["group_name"]))
 
     async def update_group(self, request: Request) -> Response:
-        changes = await json_body(request)
+        changes = await json_body(request, PropertyGroupUpdate)
         return JSONResponse(self.catalog.update_group(_type_name(request), request.path_params["group_name"], changes))
 
     async def archive_group(self, request: Request) -> Response:

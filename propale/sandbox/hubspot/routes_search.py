@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from hubspot.crm.objects.models import PublicObjectSearchRequest
 from starlette.routing import Route
 
 from propale.sandbox.hubspot.errors import search_rate_limited
@@ -29,8 +30,9 @@ class SearchRoutes:
         ]
 
     async def search(self, request: Request, object_type: ObjectType) -> Response:
+        # Off by default (see app.HUBSPOT_FAULTS); HubSpot's own is limits.SEARCH_REQUESTS_PER_SECOND.
         retry_after = self.a.search_limiter.retry_after("search", self.a.faults["search_rate_limit"], 1.0)
         if retry_after is not None:
             return search_rate_limited(retry_after)
-        body = await json_body(request)
+        body = await json_body(request, PublicObjectSearchRequest)
         return JSONResponse(search(object_type, body, self.a.records, self.a.catalog))

@@ -1,5 +1,6 @@
 """`POST /crm/v3/objects/{type}/search`: filters, free-text query, sorts, projection and paging,
-with HubSpot's limits (5 filter groups, 6 filters per group, 18 in all, 200 per page, 10,000 results).
+with HubSpot's documented limits (filter groups and filters, `query` length, page size, results:
+see limits.py).
 """
 
 from __future__ import annotations
@@ -10,18 +11,27 @@ from collections.abc import Callable
 from typing import Any
 
 from propale.sandbox.hubspot.errors import HubSpotError, validation_error
+from propale.sandbox.hubspot.limits import (
+    SEARCH_FILTER_GROUPS,
+    SEARCH_FILTERS,
+    SEARCH_FILTERS_PER_GROUP,
+    SEARCH_PAGE_SIZE,
+    SEARCH_QUERY_CHARACTERS,
+    SEARCH_RESULTS,
+)
 from propale.sandbox.hubspot.object_types import ObjectType
 from propale.sandbox.hubspot.properties import PropertyCatalog
 from propale.sandbox.hubspot.records import ObjectRecords
 from propale.sandbox.hubspot.shapes import project_properties
 from propale.sandbox.hubspot.values import parse_number, parse_timestamp_ms
 
-MAX_GROUPS = 5
-MAX_FILTERS_PER_GROUP = 6
-MAX_FILTERS = 18
-MAX_LIMIT = 200
+MAX_GROUPS = SEARCH_FILTER_GROUPS.value
+MAX_FILTERS_PER_GROUP = SEARCH_FILTERS_PER_GROUP.value
+MAX_FILTERS = SEARCH_FILTERS.value
+MAX_LIMIT = SEARCH_PAGE_SIZE.value
+MAX_RESULTS = SEARCH_RESULTS.value
+MAX_QUERY_CHARACTERS = SEARCH_QUERY_CHARACTERS.value
 DEFAULT_LIMIT = 10
-MAX_RESULTS = 10_000
 OPERATORS = {
     "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN",
     "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
@@ -212,6 +222,12 @@ def _token_matcher(value: str) -> Callable[[str], bool]:
 
 def _query_matcher(object_type: ObjectType, raw: Any) -> Callable[[dict[str, str]], bool]:
     """Free text: every word must start a word of one of the type's default searchable properties."""
+    if raw and len(str(raw)) > MAX_QUERY_CHARACTERS:
+        raise validation_error(
+            f"The query is {len(str(raw))} characters long; a search query can contain at most "
+            f"{MAX_QUERY_CHARACTERS:,} characters.",
+            context={"query": [str(len(str(raw)))]},
+        )
     words = _tokens(str(raw)) if raw else []
     if not words:
         return lambda props: True

@@ -33,6 +33,12 @@ class HubSpotAccount:
         self.associations = AssociationGraph(self.store, self.records.exists)
         self.files = FileStore(self.store, self.base_url)
 
+    def refuses_writes(self, object_id: str) -> bool:
+        """The `refused_write_id` fault: batch writes to this record (an update of it, a note or any
+        object created associated to it) fail in a 207 while the rest of the batch goes through."""
+        refused = int(self.faults["refused_write_id"])
+        return bool(refused) and str(object_id) == str(refused)
+
     def batch_input_fails(self) -> bool:
         """The `batch_error_rate` fault: this batch input fails while the others go through."""
         rate = self.faults["batch_error_rate"]
