@@ -80,6 +80,13 @@ def _add_sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hubspot-token", default=defaults.hubspot_token)
     parser.add_argument("--stripe-secret-key", default=defaults.stripe_secret_key)
     parser.add_argument(
+        "--hubspot-token-without-scope",
+        action="append",
+        default=[],
+        metavar="SCOPE",
+        help="leave this scope out of the HubSpot private app's token, to see `propale setup` report it (repeatable)",
+    )
+    parser.add_argument(
         "--stripe-api-version",
         default=defaults.stripe_api_version,
         metavar="VERSION",
@@ -99,6 +106,7 @@ def _sandbox_config(args: argparse.Namespace, data_dir: Path) -> SandboxConfig:
         hubspot_token=args.hubspot_token,
         stripe_secret_key=args.stripe_secret_key,
         stripe_api_version=args.stripe_api_version,
+        hubspot_token_missing_scopes=tuple(args.hubspot_token_without_scope),
     )
 
 
@@ -139,8 +147,31 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _run_setup(args: argparse.Namespace) -> int:
-    from propale.hooks import HubSpotHook
+    from propale import account_checks
+    from propale.account_checks import Finding, Level
+    from propale.hooks import HubSpotHook, StripeHook
+    from propale.runtime import load_settings
+    from propale.settings import DEFAULT_PAYMENT_METHODS, SettingsError
 
+    # The library logs each request's URL at INFO: noise among the findings an admin reads.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+    findings: list[Finding] = []
+    try:
+        payment_methods = load_settings().payment_methods
+    except SettingsError as error:
+        payment_methods = DEFAULT_PAYMENT_METHODS
+        findings.append(Finding(Level.WARNING, "Propale settings", f"{error} Meanwhile the default payment methods are checked."))
+    # One retry for Stripe: an admin waits at the prompt, and an unreachable API is itself a finding.
+    findings += account_checks.check_accounts(
+        lambda: HubSpotHook(args.hubspot_conn_id).get_conn().client,
+        lambda: StripeHook(args.stripe_conn_id, max_network_retries=1).get_conn(),
+        payment_methods,
+    )
+    for finding in findings:
+        print(finding.line())
+    if not account_checks.hubspot_usable(findings):
+        print("HubSpot deal properties: not checked until the HubSpot problem above is fixed")
+        return 1
     setup = HubSpotHook(args.hubspot_conn_id).get_conn().ensure_deal_properties()
     changes = setup.changes
     print("HubSpot deal properties: " + (", ".join(changes) + " created" if changes else "already up to date"))
@@ -151,7 +182,7 @@ def _run_setup(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
+    return 1 if account_checks.has_errors(findings) else 0
 
 
 def _add_demo_parser(commands: argparse._SubParsersAction) -> None:
@@ -242,10 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_parser(commands)
     setup = commands.add_parser(
         "setup",
-        help="create Propale's property group and deal properties in HubSpot (idempotent)",
-        description="Uses the Airflow connection hubspot_default (or --hubspot-conn-id).",
+        help="check the HubSpot and Stripe accounts, then create Propale's deal properties in HubSpot (idempotent)",
+        description=(
+            "Checks the HubSpot private app's scopes, the Stripe account's default API version and that "
+            "the payment methods Propale offers are on for Checkout, saying what to fix; then creates "
+            "Propale's property group and deal properties in HubSpot. Exits 1 when something would "
+            "break Propale. Uses the Airflow connections hubspot_default and stripe_default."
+        ),
     )
     setup.add_argument("--hubspot-conn-id", default="hubspot_default")
+    setup.add_argument("--stripe-conn-id", default="stripe_default")
     setup.set_defaults(handler=_run_setup)
     return parser
 

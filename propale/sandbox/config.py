@@ -33,6 +33,9 @@ class SandboxConfig:
     # The Stripe account's default API version, in which event payloads are rendered (as real Stripe
     # renders them); the pinned `stripe` library's own version unless told otherwise.
     stripe_api_version: str = stripe.api_version
+    # Scopes the sandbox's HubSpot private app was not granted, to see `propale setup` name them
+    # (option `--hubspot-token-without-scope`); empty: it has every scope Propale needs.
+    hubspot_token_missing_scopes: tuple[str, ...] = ()
 
     def _url(self, port: int) -> str:
         return f"http://{self.host}:{port}"

@@ -72,6 +72,8 @@ class SandboxProcess:
             "--stripe-secret-key", c.stripe_secret_key,
             "--stripe-api-version", c.stripe_api_version,
         ]  # fmt: skip
+        for scope in c.hubspot_token_missing_scopes:
+            options += ["--hubspot-token-without-scope", scope]
         if reset:
             options.append("--reset")
         if seed:

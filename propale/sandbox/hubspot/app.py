@@ -8,8 +8,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from propale.sandbox.config import SandboxConfig
-from propale.sandbox.hubspot import errors
+from propale.sandbox.hubspot import errors, limits
 from propale.sandbox.hubspot.errors import HubSpotError
+from propale.sandbox.hubspot.routes_access_tokens import AccessTokenRoutes
 from propale.sandbox.hubspot.routes_associations import AssociationRoutes
 from propale.sandbox.hubspot.routes_files import HOSTING_PREFIX, FileRoutes
 from propale.sandbox.hubspot.routes_objects import ObjectRoutes
@@ -20,11 +21,16 @@ from propale.sandbox.hubspot.state import HubSpotAccount
 from propale.sandbox.service import COMMON_FAULTS, Faults, SandboxService
 from propale.sandbox.store import Store
 
+# The rate limits are off by default, so that scripts and tests driving the sandbox with bare
+# clients are not throttled; `--fault hubspot.rate_limit=190` and `hubspot.search_rate_limit=5`
+# (limits.TEN_SECOND_REQUESTS, limits.SEARCH_REQUESTS_PER_SECOND) emulate the account's own.
 HUBSPOT_FAULTS: dict[str, float] = {
     **COMMON_FAULTS,
+    "rate_window_s": float(limits.TEN_SECOND_WINDOW_S.value),
     "search_lag_s": 0.0,  # seconds before a write is visible to search
-    "search_rate_limit": 0,  # search requests allowed per second (HubSpot: 5); 0 = unlimited
+    "search_rate_limit": 0,  # search requests allowed per second; 0 = unlimited
     "batch_error_rate": 0.0,  # fraction of batch inputs that fail (207 with `errors`)
+    "refused_write_id": 0,  # a record id whose batch writes fail (207 with `errors`); 0 = none
 }
 
 
@@ -49,7 +55,7 @@ async def _hubspot_error(request: Request, exc: Exception) -> Response:
     return exc.response()
 
 
-def build_app(account: HubSpotAccount) -> Starlette:
+def build_app(account: HubSpotAccount, config: SandboxConfig) -> Starlette:
     routes = [
         *SearchRoutes(account).routes(),
         *ObjectRoutes(account).routes(),
@@ -57,6 +63,7 @@ def build_app(account: HubSpotAccount) -> Starlette:
         *PropertyRoutes(account).routes(),
         *OwnerRoutes(account).routes(),
         *FileRoutes(account).routes(),
+        *AccessTokenRoutes(config).routes(),
     ]
     return Starlette(routes=routes, exception_handlers={HubSpotError: _hubspot_error})
 
@@ -64,7 +71,7 @@ def build_app(account: HubSpotAccount) -> Starlette:
 def create_service(store: Store, config: SandboxConfig) -> SandboxService:
     faults = Faults(HUBSPOT_FAULTS)
     account = HubSpotAccount(store, faults, config.hubspot_url)
-    app = RequireToken(build_app(account), config.hubspot_token)
+    app = RequireToken(build_app(account, config), config.hubspot_token)
     return SandboxService(
         "hubspot",
         app,
