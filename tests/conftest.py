@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from propale.sandbox import airflow_env
+from propale.sandbox.admin import SandboxAdmin
 from propale.sandbox.config import SandboxConfig
 from propale.sandbox.process import SandboxProcess, config_on_free_ports
 
@@ -31,6 +32,13 @@ def sandbox_config(sandbox: SandboxProcess) -> Iterator[SandboxConfig]:
     for service in sandbox.urls:
         with sandbox.admin(service) as admin:
             admin.reset_faults()
+
+
+@pytest.fixture
+def hubspot_admin(sandbox_config: SandboxConfig) -> Iterator[SandboxAdmin]:
+    """The shared sandbox's HubSpot stand-in admin API (faults, stats); `sandbox_config` clears faults after the test."""
+    with SandboxAdmin(sandbox_config.hubspot_url) as admin:
+        yield admin
 
 
 @pytest.fixture

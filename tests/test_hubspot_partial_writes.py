@@ -16,7 +16,6 @@ from factories import ISSUED_AT, sample_deal, sample_settings
 from propale.crm import HubSpotGateway, NoteRequest, Status, make_client
 from propale.ledger import DeliveryStatus, Ledger
 from propale.proposals import build_snapshot, source_fingerprint
-from propale.sandbox.admin import SandboxAdmin
 from propale.sending import PROPOSAL_NOTE, DealOutcome, deliver, summary, write_back
 from propale.syncing import DEAL_NOTE, DEAL_UPDATE, write_to_hubspot
 
@@ -29,12 +28,6 @@ def gateway(sandbox_config) -> HubSpotGateway:
     gateway = HubSpotGateway(make_client(sandbox_config.hubspot_token, host=sandbox_config.hubspot_url))
     gateway.ensure_deal_properties()
     return gateway
-
-
-@pytest.fixture
-def admin(sandbox_config):
-    with SandboxAdmin(sandbox_config.hubspot_url) as admin:
-        yield admin
 
 
 @pytest.fixture
@@ -83,9 +76,9 @@ def _note_delivery(ledger: Ledger, outcome: DealOutcome):
 # --- the gateway ---------------------------------------------------------------------------------
 
 
-def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, admin):
+def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, hubspot_admin):
     kept, refused = _flagged_deals(gateway, "Accepté", "Refusé")
-    admin.set_faults(refused_write_id=int(refused))
+    hubspot_admin.set_faults(refused_write_id=int(refused))
     refusals = gateway.update_deals({kept: {"propale_status": Status.SENT}, refused: {"propale_status": Status.SENT}, "1": {}})
     assert set(refusals) == {refused, "1"}
     assert refusals["1"].record_missing and not refusals[refused].record_missing
@@ -99,11 +92,11 @@ def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, ad
 # --- sending: status write-back and proposal notes ----------------------------------------------
 
 
-def test_a_deal_whose_writes_hubspot_refused_is_written_by_the_next_runs_exactly_once(gateway, admin, ledger):
+def test_a_deal_whose_writes_hubspot_refused_is_written_by_the_next_runs_exactly_once(gateway, hubspot_admin, ledger):
     ids = _flagged_deals(gateway, "Atelier Nord", "Atelier Sud", "Atelier Est")
     outcomes = [_sent(ledger, deal_id, name) for deal_id, name in zip(ids, ["Atelier Nord", "Atelier Sud", "Atelier Est"], strict=True)]
     north, south, east = ids
-    admin.set_faults(refused_write_id=int(south))
+    hubspot_admin.set_faults(refused_write_id=int(south))
 
     report = write_back(gateway, ledger, SETTINGS, outcomes, NOW)
 
@@ -116,7 +109,7 @@ def test_a_deal_whose_writes_hubspot_refused_is_written_by_the_next_runs_exactly
     message = json.dumps(summary(report, []), ensure_ascii=False)
     assert "Atelier Sud" in message and "le prochain passage l'écrira, sans renvoyer la proposition" in message
 
-    admin.set_faults(refused_write_id=0)
+    hubspot_admin.set_faults(refused_write_id=0)
     # The next run, before it finds the deal flagged again (or after a rep changed it): the note goes.
     write_back(gateway, ledger, SETTINGS, [], NOW)
     assert [len(_notes(gateway, deal_id)) for deal_id in ids] == [1, 1, 1]
@@ -145,13 +138,13 @@ def test_a_deal_deleted_before_the_write_back_is_reported_not_retried(gateway, l
 # --- syncing: the outbox of deal updates and notes -------------------------------------------------
 
 
-def test_sync_writes_what_hubspot_took_and_keeps_the_refused_for_the_next_attempt(gateway, admin, ledger):
+def test_sync_writes_what_hubspot_took_and_keeps_the_refused_for_the_next_attempt(gateway, hubspot_admin, ledger):
     kept, refused = _flagged_deals(gateway, "Studio Lune", "Studio Soleil")
     for deal_id, name in ((kept, "Studio Lune"), (refused, "Studio Soleil")):
         payload = {"deal_id": deal_id, "deal_name": name}
         ledger.ensure_delivery(f"update:{deal_id}", kind=DEAL_UPDATE, payload=json.dumps({**payload, "properties": {"propale_status": Status.ACCEPTED}}).encode())
         ledger.ensure_delivery(f"note:{deal_id}", kind=DEAL_NOTE, payload=json.dumps({**payload, "body_html": f"<p>Paiement reçu {name}</p>"}).encode())
-    admin.set_faults(refused_write_id=int(refused))
+    hubspot_admin.set_faults(refused_write_id=int(refused))
 
     with pytest.raises(RuntimeError, match="will retry"):
         write_to_hubspot(gateway, ledger, NOW)
@@ -160,22 +153,22 @@ def test_sync_writes_what_hubspot_took_and_keeps_the_refused_for_the_next_attemp
     assert (_status(gateway, kept), len(_notes(gateway, kept))) == (Status.ACCEPTED, 1)
     assert (_status(gateway, refused), len(_notes(gateway, refused))) == (Status.TO_PROPOSE, 0)
 
-    admin.set_faults(refused_write_id=0)
+    hubspot_admin.set_faults(refused_write_id=0)
     assert write_to_hubspot(gateway, ledger, NOW)["notes"] == 1
     assert ledger.delivery(f"note:{refused}").status == DeliveryStatus.DONE
     assert [len(_notes(gateway, deal_id)) for deal_id in (kept, refused)] == [1, 1]
     assert _status(gateway, refused) == Status.ACCEPTED
 
 
-def test_sync_keeps_a_note_hubspot_refused_even_when_its_deal_update_went_through(gateway, admin, ledger):
+def test_sync_keeps_a_note_hubspot_refused_even_when_its_deal_update_went_through(gateway, hubspot_admin, ledger):
     [deal_id] = _flagged_deals(gateway, "Studio Mars")
     ledger.ensure_delivery(
         "note:mars", kind=DEAL_NOTE, payload=json.dumps({"deal_id": deal_id, "deal_name": "Studio Mars", "body_html": "<p>Relance</p>"}).encode()
     )
-    admin.set_faults(refused_write_id=int(deal_id))
+    hubspot_admin.set_faults(refused_write_id=int(deal_id))
     with pytest.raises(RuntimeError):
         write_to_hubspot(gateway, ledger, NOW)
     assert ledger.delivery("note:mars").status == DeliveryStatus.PENDING, "never marked done when HubSpot refused it"
-    admin.set_faults(refused_write_id=0)
+    hubspot_admin.set_faults(refused_write_id=0)
     write_to_hubspot(gateway, ledger, NOW)
     assert _notes(gateway, deal_id) == ["<p>Relance</p>"]

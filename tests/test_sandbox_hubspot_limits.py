@@ -14,14 +14,7 @@ from urllib3.util.retry import Retry
 
 from propale import crm
 from propale.crm import HubSpotGateway, Status, make_client
-from propale.sandbox.admin import SandboxAdmin
 from propale.sandbox.hubspot import limits
-
-
-@pytest.fixture
-def admin(sandbox_config):
-    with SandboxAdmin(sandbox_config.hubspot_url) as admin:
-        yield admin
 
 
 @pytest.fixture
@@ -120,8 +113,8 @@ def test_search_takes_each_limit_and_refuses_one_over(client, allowed, over):
     _refusal(lambda: _search(client, **over))
 
 
-def test_the_documented_search_rate_is_enforced_with_hubspots_secondly_429(client, admin):
-    admin.set_faults(search_rate_limit=limits.SEARCH_REQUESTS_PER_SECOND.value)
+def test_the_documented_search_rate_is_enforced_with_hubspots_secondly_429(client, hubspot_admin):
+    hubspot_admin.set_faults(search_rate_limit=limits.SEARCH_REQUESTS_PER_SECOND.value)
     for _ in range(limits.SEARCH_REQUESTS_PER_SECOND.value):
         _search(client, limit=1)
     with pytest.raises(ApiException) as refused:
@@ -130,9 +123,9 @@ def test_the_documented_search_rate_is_enforced_with_hubspots_secondly_429(clien
     assert json.loads(refused.value.body)["policyName"] == "SECONDLY"
 
 
-def test_the_documented_ten_second_window_is_enforced_with_hubspots_429(client, admin):
-    admin.set_faults(rate_limit=limits.TEN_SECOND_REQUESTS.value)
-    assert admin.faults()["rate_window_s"] == limits.TEN_SECOND_WINDOW_S.value
+def test_the_documented_ten_second_window_is_enforced_with_hubspots_429(client, hubspot_admin):
+    hubspot_admin.set_faults(rate_limit=limits.TEN_SECOND_REQUESTS.value)
+    assert hubspot_admin.faults()["rate_window_s"] == limits.TEN_SECOND_WINDOW_S.value
     for _ in range(limits.TEN_SECOND_REQUESTS.value):
         client.crm.owners.owners_api.get_page(limit=1)
     with pytest.raises(OwnersApiException) as refused:

@@ -10,18 +10,11 @@ import hubspot
 import pytest
 from hubspot.crm.deals import ApiException, CollectionResponseWithTotalSimplePublicObjectForwardPaging
 
-from propale.sandbox.admin import SandboxAdmin
 
 
 @pytest.fixture
 def client(sandbox_config):
     return hubspot.Client.create(access_token=sandbox_config.hubspot_token, host=sandbox_config.hubspot_url)
-
-
-@pytest.fixture
-def admin(sandbox_config):
-    with SandboxAdmin(sandbox_config.hubspot_url) as admin:
-        yield admin
 
 
 @pytest.fixture
@@ -156,10 +149,10 @@ def test_paging_past_10000_results_is_a_400(client):
     assert client.crm.deals.search_api.do_search({"after": "9900", "limit": 100}).results == []
 
 
-def test_search_index_lags_writes_by_search_lag_s(client, admin):
+def test_search_index_lags_writes_by_search_lag_s(client, hubspot_admin):
     token = uuid.uuid4().hex
     existing = client.crm.deals.basic_api.create({"properties": {"dealname": "Avant", "description": token}})
-    admin.set_faults(search_lag_s=1.5)
+    hubspot_admin.set_faults(search_lag_s=1.5)
     fresh = client.crm.deals.basic_api.create({"properties": {"dealname": "Nouveau", "description": token}})
     client.crm.deals.basic_api.update(existing.id, {"properties": {"dealname": "Après"}})
     seen = client.crm.deals.search_api.do_search(
@@ -176,8 +169,8 @@ def test_search_index_lags_writes_by_search_lag_s(client, admin):
     assert sorted((r.id, r.properties["dealname"]) for r in seen.results) == sorted([(existing.id, "Après"), (fresh.id, "Nouveau")])
 
 
-def test_search_rate_limit_answers_hubspots_secondly_429(client, admin):
-    admin.set_faults(search_rate_limit=2)
+def test_search_rate_limit_answers_hubspots_secondly_429(client, hubspot_admin):
+    hubspot_admin.set_faults(search_rate_limit=2)
     client.crm.deals.search_api.do_search({"limit": 1})
     client.crm.deals.search_api.do_search({"limit": 1})
     with pytest.raises(ApiException) as excinfo:

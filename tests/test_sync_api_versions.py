@@ -9,7 +9,6 @@ must still send the invoice emails, the notes, the Slack messages, and warn once
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 
@@ -95,17 +94,7 @@ def test_the_whole_loop_on_an_account_on_2024_06_20(world):
     world.pay(card.id, card_number="4242424242424242")
     sepa = world.open_checkout(SEPA_PAID, "sepa_debit")
     world.pay(sepa.id, iban=SEPA_OK, name="Nadia Benali")
-    snapshot = world.proposal(RENEWED).snapshot
-    now = int(time.time())
-    clock = world.stripe.v1.test_helpers.test_clocks.create({"frozen_time": now, "name": "Renouvellement"})
-    customer = world.stripe.v1.customers.create(
-        {
-            "email": snapshot.customer.email,
-            "name": snapshot.customer.display_name,
-            "test_clock": clock.id,
-            "metadata": {"hubspot_contact_id": snapshot.customer.contact_id, "hubspot_deal_id": snapshot.deal_id},
-        }
-    )
+    customer, clock = world.customer_on_a_test_clock(RENEWED)
     renewed = world.open_checkout(RENEWED, "card", customer_id=customer.id)
     world.pay(renewed.id, card_number="4242424242424242")
     first_run = world.sync()
@@ -126,7 +115,7 @@ def test_the_whole_loop_on_an_account_on_2024_06_20(world):
         lambda: world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sepa.id).invoice).status == "paid",
         timeout=60,
     )
-    target = int((datetime.fromtimestamp(now, timezone.utc) + timedelta(days=32)).timestamp())
+    target = int((datetime.fromtimestamp(clock.frozen_time, timezone.utc) + timedelta(days=32)).timestamp())
     world.stripe.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": target})
     wait_for(lambda: world.stripe.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready")
     second_run = world.sync()

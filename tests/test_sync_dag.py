@@ -76,6 +76,22 @@ class World(DemoWorld):
             )
         return session
 
+    def customer_on_a_test_clock(self, name: str):
+        """The deal's customer at Stripe, on a new test clock (returned too) so that a test can make time pass.
+
+        The customer page creates customers without a clock."""
+        snapshot = self.proposal(name).snapshot
+        clock = self.stripe.v1.test_helpers.test_clocks.create({"frozen_time": int(time.time()), "name": "Renouvellement"})
+        customer = self.stripe.v1.customers.create(
+            {
+                "email": snapshot.customer.email,
+                "name": snapshot.customer.display_name,
+                "test_clock": clock.id,
+                "metadata": {"hubspot_contact_id": snapshot.customer.contact_id, "hubspot_deal_id": snapshot.deal_id},
+            }
+        )
+        return customer, clock
+
     def pay(self, session_id: str, **fields: str):
         response = self.stripe.raw_request("post", f"/v1/test_helpers/checkout/sessions/{session_id}/complete", **fields)
         return self.stripe.deserialize(response, api_mode="V1")
@@ -290,26 +306,14 @@ def test_an_expired_payment_page_after_a_click_tells_the_rep_to_send_the_link_ag
 
 
 def test_a_renewal_on_a_test_clock_sends_the_next_invoice(world):
-    proposal = world.proposal(RENEWED)
-    snapshot = proposal.snapshot
-    now = int(time.time())
-    clock = world.stripe.v1.test_helpers.test_clocks.create({"frozen_time": now, "name": "Renouvellement"})
-    # The customer page creates customers without a clock; a test needs one on a clock to make time pass.
-    customer = world.stripe.v1.customers.create(
-        {
-            "email": snapshot.customer.email,
-            "name": snapshot.customer.display_name,
-            "test_clock": clock.id,
-            "metadata": {"hubspot_contact_id": snapshot.customer.contact_id, "hubspot_deal_id": snapshot.deal_id},
-        }
-    )
+    customer, clock = world.customer_on_a_test_clock(RENEWED)
     session = world.open_checkout(RENEWED, "card", customer_id=customer.id)
     world.pay(session.id, card_number="4242424242424242")
     world.sync()
     first = world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(session.id).invoice)
     _invoice_email(world, RENEWED, first)
 
-    target = int((datetime.fromtimestamp(now, timezone.utc) + timedelta(days=32)).timestamp())
+    target = int((datetime.fromtimestamp(clock.frozen_time, timezone.utc) + timedelta(days=32)).timestamp())
     world.stripe.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": target})
     wait_for(lambda: world.stripe.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready")
     world.sync()
