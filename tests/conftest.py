@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from propale.ledger import Ledger
 from propale.sandbox import airflow_env
 from propale.sandbox.admin import SandboxAdmin
 from propale.sandbox.config import SandboxConfig
@@ -39,6 +40,13 @@ def hubspot_admin(sandbox_config: SandboxConfig) -> Iterator[SandboxAdmin]:
     """The shared sandbox's HubSpot stand-in admin API (faults, stats); `sandbox_config` clears faults after the test."""
     with SandboxAdmin(sandbox_config.hubspot_url) as admin:
         yield admin
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A fresh ledger in an SQLite file of the test's own."""
+    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        yield ledger
 
 
 @pytest.fixture

@@ -30,12 +30,6 @@ def gateway(sandbox_config) -> HubSpotGateway:
     return gateway
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        yield ledger
-
-
 def _flagged_deals(gateway: HubSpotGateway, *names: str) -> list[str]:
     created = gateway.client.crm.deals.batch_api.create(
         {"inputs": [{"properties": {"dealname": name, "propale_status": Status.TO_PROPOSE}} for name in names]}

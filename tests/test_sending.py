@@ -17,12 +17,6 @@ from propale.proposals import build_snapshot, source_fingerprint
 from propale.sending import DealOutcome, deliver, proposal_token
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        yield ledger
-
-
 SETTINGS = sample_settings()
 
 

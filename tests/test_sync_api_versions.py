@@ -19,7 +19,6 @@ from polling import wait_for
 from test_sync_dag import CARD_SUBSCRIPTION, RENEWED, SEPA_OK, SEPA_PAID, World, _assert_invoice_and_receipt, _invoice_email
 from test_syncing import accepted_checkout, pay, read
 
-from propale.ledger import Ledger
 from propale.sandbox.process import SandboxProcess, config_on_free_ports
 from propale.syncing import EMAIL
 
@@ -45,12 +44,6 @@ def old_account(tmp_path_factory):
     config.stripe_api_version = OLD
     with SandboxProcess(config, reset=True):
         yield stripe.StripeClient(config.stripe_secret_key, base_addresses={"api": config.stripe_url})
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        yield ledger
 
 
 def test_a_pre_basil_subscription_invoice_event_is_propales(old_account, ledger, caplog):

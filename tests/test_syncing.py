@@ -65,12 +65,6 @@ def gateway(sandbox) -> HubSpotGateway:
     return gateway
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
-        yield ledger
-
-
 def deal_url(deal_id: str) -> str:
     return f"https://hubspot.example/deals/{deal_id}"
 
