@@ -1,5 +1,6 @@
 # Propale's image: Airflow 3 with the Slack, SMTP, Celery and PostgreSQL providers, Propale's
-# package, DAGs, plugin and templates, installed from the pinned lock (requirements.txt).
+# package (templates included), DAGs and plugin, installed from the runtime lock (requirements.txt)
+# alone: no stand-in, test or lint tool (tests/test_packaging.py).
 # Every service of docker-compose.yaml runs it; only the command differs.
 FROM python:3.11-slim-bookworm
 
@@ -27,13 +28,14 @@ RUN pip install --no-cache-dir uv==0.13.9 \
 
 COPY pyproject.toml README.md ./
 COPY propale ./propale
+# The templates are package data: a regular install carries them, the source tree is not needed.
+# The logs directory exists in the image so that the compose volume mounted there is airflow's.
+RUN uv pip install --system --no-cache --no-deps . \
+    && rm -rf propale build \
+    && mkdir -p /opt/airflow/logs && chown -R airflow /opt/airflow
 COPY include ./include
 COPY dags ./dags
 COPY plugins ./plugins
 COPY deploy ./deploy
-# Editable, so the package finds include/templates beside it as in the repository.
-# The logs directory exists in the image so that the compose volume mounted there is airflow's.
-RUN uv pip install --system --no-cache --no-deps -e . \
-    && mkdir -p /opt/airflow/logs && chown -R airflow /opt/airflow
 
 USER airflow

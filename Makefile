@@ -1,4 +1,4 @@
-# The front door. `make test` and `make demo` work on a fresh clone: they build .venv from the lock.
+# The front door. `make demo` and `make test` work on a fresh clone: they build .venv from the dev lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,19 +7,36 @@ UV_VERSION := 0.13.9
 PROPALE_HOME ?= $(CURDIR)/.propale
 export PROPALE_HOME
 
-.PHONY: install test demo run sandbox bench lock clean test-deps
+.PHONY: install test test-all lint format demo run sandbox bench lock clean test-deps
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+# The dev lock: the runtime at the production image's versions, the dev tools and the test tools;
+# then both packages of this repository, editable: `propale` (the product) and `propale-dev` (dev/).
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml dev/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
 	@test -x $(BIN)/python || uv venv --quiet --python $(PYTHON) $(VENV)
-	uv pip install --quiet --python $(BIN)/python -r requirements.txt
-	uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	uv pip install --quiet --python $(BIN)/python --no-deps -e . -e dev
 	@touch $@
 
+# The loop to run while working: everything but the long proofs, in a few minutes.
 test: install
+	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+
+# Everything, the long proofs too: the chaos run, the production shape, the browser (CI runs this).
+test-all: install
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# ruff (lint rules and format check) on the whole repository; mypy on the runtime package.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # The whole loop, headless, for the demo company; a report at the end (DEMO_ARGS=--keep-running
 # keeps the pages up afterwards; `propale demo --help` lists the options).
@@ -48,9 +65,11 @@ test-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TEST_DEBS); }
 
-# Re-resolve the lock from requirements.in (needs the package registry).
+# Re-resolve the two locks (needs the package registry): the runtime one from requirements.in, then
+# the dev one from requirements-dev.in, held to the runtime's versions.
 lock:
 	uv pip compile --quiet --python-version 3.11 requirements.in -o requirements.txt
+	uv pip compile --quiet --python-version 3.11 requirements-dev.in -o requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) $(PROPALE_HOME)

@@ -1,5 +1,5 @@
 """The customer page under load: served by uvicorn as `propale demo` serves it
-(`propale.demo:customer_page`, the same environment), over the ledger of the send run, and loaded
+(`propale_dev.demo:customer_page`, the same environment), over the ledger of the send run, and loaded
 by concurrent httpx clients for a fixed time. Only GETs: the page's rate limit
 (`PROPALE_WEB_RATE_LIMIT`) applies to POSTs alone."""
 
@@ -15,7 +15,7 @@ import httpx
 
 from bench.report import Figure, milliseconds, percentile, progress
 from bench.world import BenchWorld
-from propale.local import Children, wait_until
+from propale_dev.local import Children, wait_until
 
 
 @dataclass
@@ -82,7 +82,7 @@ def customer_page(world: BenchWorld, clients: int = 50, duration_s: float = 20) 
         children.start(
             "the customer page (uvicorn)",
             [
-                sys.executable, "-m", "uvicorn", "propale.demo:customer_page", "--factory",
+                sys.executable, "-m", "uvicorn", "propale_dev.demo:customer_page", "--factory",
                 "--host", world.config.host, "--port", str(world.page_port),
             ],
             world.env,

@@ -4,7 +4,7 @@
 sandbox on free ports. A few demo deals are flagged and their proposals sent (a triggered run of
 `propale_send_proposals`, rather than waiting up to 5 minutes for its schedule); then each customer
 opens the email, accepts and pays on the hosted Checkout with a test card
-(`propale.sandbox.customer.Customer`), the payments spread over a minute so that they fall at
+(`propale_dev.sandbox.customer.Customer`), the payments spread over a minute so that they fall at
 different moments of `propale_sync_stripe`'s every-minute schedule. The latency of a sample is from
 the Checkout page's answer to the Slack post « Proposition acceptée » about that deal appearing in
 the Slack receiver.
@@ -31,10 +31,10 @@ from hubspot.crm.objects import (
 
 from bench.report import Figure, progress, seconds
 from propale.crm import HubSpotGateway, Status, make_client
-from propale.local import sandbox_ports, tail
-from propale.sandbox.customer import Customer
-from propale.sandbox.hubspot.demo_data import DEFECTIVE_DEALS
-from propale.sandbox.process import config_on_free_ports, free_port
+from propale_dev.local import sandbox_ports, tail
+from propale_dev.sandbox.customer import Customer
+from propale_dev.sandbox.hubspot.demo_data import DEFECTIVE_DEALS
+from propale_dev.sandbox.process import config_on_free_ports, free_port
 
 SYNC_DAG = "propale_sync_stripe"
 SEND_DAG = "propale_send_proposals"

@@ -1,7 +1,7 @@
 """The benchmarks' world: a sandbox seeded with the demo company and N generated customers, an
 Airflow home pointed at it, and one measured `propale_send_proposals` run over N flagged deals.
 
-Everything is prepared with the product's own helpers (`propale.local`: workspace, Airflow
+Everything is prepared with the product's own helpers (`propale_dev.local`: workspace, Airflow
 environment, `airflow db migrate`, `propale setup`), the way `propale demo` prepares its own, and
 each piece only when a benchmark asks for it: the DAG-parse benchmark needs only the Airflow
 environment, the customer-page benchmark needs the send run's proposals.
@@ -24,7 +24,7 @@ from hubspot.crm.objects import (
 
 from bench.report import progress
 from propale.crm import BATCH_READ_LIMIT, Status, chunks, make_client
-from propale.local import (
+from propale_dev.local import (
     Workspace,
     airflow_environment,
     migrate_airflow,
@@ -32,10 +32,10 @@ from propale.local import (
     public_url,
     run_logged,
 )
-from propale.sandbox.admin import SandboxAdmin
-from propale.sandbox.process import SandboxProcess, config_on_free_ports, free_port
+from propale_dev.sandbox.admin import SandboxAdmin
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
 
-GENERATED_DEAL_PREFIX = "Client "  # propale.sandbox.hubspot.demo_data.generated_deal names them so
+GENERATED_DEAL_PREFIX = "Client "  # propale_dev.sandbox.hubspot.demo_data.generated_deal names them so
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The payment receipt Propale attaches to every paid invoice's email (Stripe's API has no receipt PDF).
 
-Rendered with WeasyPrint from `include/templates/receipt.html`, from values read from Stripe and the
+Rendered with WeasyPrint from the package's `templates/receipt.html`, from values read from Stripe and the
 seller's identity; amounts in integer minor units with their currency.
 """
 
@@ -12,7 +12,7 @@ from datetime import date, datetime
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
-from propale.rendering import TEMPLATES_DIR, environment
+from propale.rendering import environment
 from propale.settings import Seller
 
 CARD_BRANDS = {
@@ -64,4 +64,4 @@ def render_receipt_html(receipt: Receipt) -> str:
 def render_receipt_pdf(receipt: Receipt) -> bytes:
     # Only the seller's logo is ever fetched; no file:// so nothing on this machine can be embedded.
     fetcher = URLFetcher(timeout=10, allowed_protocols=("https", "http", "data"))
-    return HTML(string=render_receipt_html(receipt), base_url=str(TEMPLATES_DIR), url_fetcher=fetcher).write_pdf()
+    return HTML(string=render_receipt_html(receipt), url_fetcher=fetcher).write_pdf()

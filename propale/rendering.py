@@ -1,4 +1,4 @@
-"""Proposal documents (HTML, PDF) and the proposal email, from Jinja2 templates in include/templates/.
+"""Proposal documents (HTML, PDF) and the proposal email, from the Jinja2 templates in the package's `templates/`.
 
 The customer page embeds the same document: it extends `base.html` and includes
 `proposal_document.html` with a `proposal` (a ProposalSnapshot) in its context.
@@ -11,10 +11,9 @@ import re
 import unicodedata
 from datetime import date, datetime
 from functools import lru_cache
-from pathlib import Path
 
 from babel.dates import format_date
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from weasyprint import HTML
 from weasyprint.document import Document
 from weasyprint.urls import URLFetcher
@@ -27,7 +26,6 @@ from propale.proposals import PAYMENT_METHOD_LABELS, TIMEZONE, ProposalSnapshot
 logging.getLogger("weasyprint").setLevel(logging.WARNING)
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "include" / "templates"
 _LINE_BREAKS_AND_CONTROLS = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
 
@@ -84,10 +82,13 @@ def _regional_indicators_before(text: str, index: int) -> int:
 
 
 @lru_cache(maxsize=None)
-def environment(templates_dir: Path = TEMPLATES_DIR) -> Environment:
-    """The Jinja2 environment for every Propale template (HTML autoescaped, undefined names fail)."""
+def environment() -> Environment:
+    """The Jinja2 environment for every Propale template (HTML autoescaped, undefined names fail).
+
+    The templates are package data, read through importlib.resources, so an installed wheel has them.
+    """
     env = Environment(
-        loader=FileSystemLoader(templates_dir),
+        loader=PackageLoader("propale", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -109,7 +110,7 @@ def layout_proposal(snapshot: ProposalSnapshot) -> Document:
     """The proposal laid out on A4 pages, as its PDF prints it."""
     # Only the seller's logo is ever fetched; no file:// so nothing on this machine can be embedded.
     fetcher = URLFetcher(timeout=10, allowed_protocols=("https", "http", "data"))
-    return HTML(string=render_proposal_html(snapshot), base_url=str(TEMPLATES_DIR), url_fetcher=fetcher).render()
+    return HTML(string=render_proposal_html(snapshot), url_fetcher=fetcher).render()
 
 
 def render_proposal_pdf(snapshot: ProposalSnapshot) -> bytes:

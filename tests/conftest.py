@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from propale.ledger import Ledger
-from propale.sandbox import airflow_env
-from propale.sandbox.admin import SandboxAdmin
-from propale.sandbox.config import SandboxConfig
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox import airflow_env
+from propale_dev.sandbox.admin import SandboxAdmin
+from propale_dev.sandbox.config import SandboxConfig
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from hubspot.crm.objects import (
 from pypdf import PdfReader
 
 from propale.crm import make_client
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 
 DEAL_PROPERTIES = [
     "dealname",

@@ -22,8 +22,8 @@ from demo_world import DemoWorld, NewDeal, running_demo
 from factories import LONG_COMPANY_NAME, LONG_DEAL_NAME, LONG_LINE_NAME, fonts_missing_for_long_names
 from pypdf import PdfReader
 
-from propale.sandbox.airflow_env import DEMO_SELLER
-from propale.sandbox.slack import blocks_within_limits
+from propale_dev.sandbox.airflow_env import DEMO_SELLER
+from propale_dev.sandbox.slack import blocks_within_limits
 
 pytestmark = pytest.mark.timeout(900)
 

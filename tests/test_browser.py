@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 from test_web import KAIROS, LUMEN, Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(900)]

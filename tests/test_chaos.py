@@ -39,9 +39,9 @@ from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
 from polling import wait_for
 
 from propale.crm import HubSpotGateway, Status
-from propale.sandbox.customer import Customer, JourneyError
-from propale.sandbox.hubspot.demo_data import DEFECTIVE_DEALS, generated_deal
-from propale.sandbox.process import SandboxProcess, config_on_free_ports, free_port
+from propale_dev.sandbox.customer import Customer, JourneyError
+from propale_dev.sandbox.hubspot.demo_data import DEFECTIVE_DEALS, generated_deal
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
 from propale.stripe_client import make_stripe_client
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(2400)]
@@ -268,7 +268,7 @@ def _serve_customer_page(airflow, log: Path) -> subprocess.Popen:
     port = free_port()
     airflow.public_url = f"http://127.0.0.1:{port}/propale"
     env = {**airflow.env, "PROPALE_WEB_RATE_LIMIT": "100000/60"}
-    command = [sys.executable, "-m", "uvicorn", "propale.demo:customer_page", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "uvicorn", "propale_dev.demo:customer_page", "--factory", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 

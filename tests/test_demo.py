@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from propale.local import check_ports_free, sandbox_ports
-from propale.sandbox.hubspot.demo_data import DEALS, DEFECTIVE_DEALS
-from propale.sandbox.process import config_on_free_ports, free_port
+from propale_dev.local import check_ports_free, sandbox_ports
+from propale_dev.sandbox.hubspot.demo_data import DEALS, DEFECTIVE_DEALS
+from propale_dev.sandbox.process import config_on_free_ports, free_port
 
 pytestmark = pytest.mark.timeout(600)
 

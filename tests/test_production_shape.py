@@ -44,7 +44,7 @@ from test_ledger import POSTGRES_URL, _postgres_unavailable
 from test_sandbox_stripe_pages import _card_form
 from test_web import KAIROS, LUMEN, Site
 
-from propale.sandbox.process import SandboxProcess, config_on_free_ports, free_port
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
 
 pytestmark = [pytest.mark.production, pytest.mark.timeout(600)]
 

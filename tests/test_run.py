@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
-from propale.local import check_ports_free, sandbox_ports
-from propale.sandbox.process import config_on_free_ports, free_port
+from propale_dev.local import check_ports_free, sandbox_ports
+from propale_dev.sandbox.process import config_on_free_ports, free_port
 
 pytestmark = pytest.mark.timeout(600)
 

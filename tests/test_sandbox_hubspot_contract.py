@@ -11,13 +11,13 @@ from hubspot.crm.associations.v4.models import BatchInputPublicFetchAssociations
 from hubspot.crm.objects.models import PublicObjectSearchRequest
 from starlette.routing import Route
 
-from propale.sandbox.hubspot import contract
-from propale.sandbox.hubspot.app import HUBSPOT_FAULTS, build_app
-from propale.sandbox.hubspot.errors import HubSpotError
-from propale.sandbox.hubspot.routes_access_tokens import PATH as ACCESS_TOKEN_INFO_PATH
-from propale.sandbox.hubspot.state import HubSpotAccount
-from propale.sandbox.service import Faults
-from propale.sandbox.store import Store
+from propale_dev.sandbox.hubspot import contract
+from propale_dev.sandbox.hubspot.app import HUBSPOT_FAULTS, build_app
+from propale_dev.sandbox.hubspot.errors import HubSpotError
+from propale_dev.sandbox.hubspot.routes_access_tokens import PATH as ACCESS_TOKEN_INFO_PATH
+from propale_dev.sandbox.hubspot.state import HubSpotAccount
+from propale_dev.sandbox.service import Faults
+from propale_dev.sandbox.store import Store
 
 UNKNOWN = "propaleUnknownField"
 # Body-taking routes the contract cannot cover, each for a reason the pinned client gives.

@@ -14,7 +14,7 @@ from urllib3.util.retry import Retry
 
 from propale import crm
 from propale.crm import HubSpotGateway, Status, make_client
-from propale.sandbox.hubspot import limits
+from propale_dev.sandbox.hubspot import limits
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 import hubspot
 
-from propale.sandbox.process import SandboxProcess
+from propale_dev.sandbox.process import SandboxProcess
 
 
 def _client(process):

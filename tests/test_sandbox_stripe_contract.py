@@ -21,9 +21,9 @@ import stripe
 import stripe.params as stripe_params
 from test_sandbox_stripe_support import Catalog, catalog, client, complete, new_customer  # noqa: F401  (fixtures)
 
-import propale.sandbox.stripe
-from propale.sandbox.stripe import contract
-from propale.sandbox.stripe.errors import StripeError
+import propale_dev.sandbox.stripe
+from propale_dev.sandbox.stripe import contract
+from propale_dev.sandbox.stripe.errors import StripeError
 
 # Endpoints the sandbox adds under Stripe's `test_helpers` namespace that Stripe itself does not have.
 SANDBOX_ONLY = {("POST", "/v1/test_helpers/checkout/sessions/{}/complete")}
@@ -160,8 +160,8 @@ def _library_endpoints() -> dict[tuple[str, str], type]:
 def _route_tables() -> list[tuple]:
     """Every `(method, path, handler, accepts)` row of the stand-in's modules (app.py serves them all)."""
     rows = []
-    for info in pkgutil.iter_modules(propale.sandbox.stripe.__path__):
-        module = importlib.import_module(f"propale.sandbox.stripe.{info.name}")
+    for info in pkgutil.iter_modules(propale_dev.sandbox.stripe.__path__):
+        module = importlib.import_module(f"propale_dev.sandbox.stripe.{info.name}")
         routes = getattr(module, "routes", None)
         if callable(routes) and not inspect.signature(routes).parameters:  # pages.routes(stripe) builds pages
             rows += routes()

@@ -10,7 +10,7 @@ import pytest
 import stripe
 from test_sandbox_stripe_support import client, make_client, new_customer, stripe_faults  # noqa: F401  (fixtures)
 
-from propale.sandbox.admin import SandboxAdmin
+from propale_dev.sandbox.admin import SandboxAdmin
 
 
 def _customers_with(client: stripe.StripeClient, email: str) -> list[str]:

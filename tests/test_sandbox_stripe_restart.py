@@ -13,7 +13,7 @@ from test_sandbox_stripe_support import (
     subscription_session,
 )
 
-from propale.sandbox.process import SandboxProcess
+from propale_dev.sandbox.process import SandboxProcess
 
 
 def test_state_survives_a_crash_and_pending_debits_resume(start_sandbox):

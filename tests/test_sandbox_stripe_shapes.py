@@ -29,7 +29,7 @@ from test_sandbox_stripe_support import (
     subscription_session,
 )
 
-from propale.sandbox.process import SandboxProcess
+from propale_dev.sandbox.process import SandboxProcess
 
 
 @dataclass

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import stripe
 
-from propale.sandbox.config import SandboxConfig
+from propale_dev.sandbox.config import SandboxConfig
 
 
 def make_client(config: SandboxConfig, **options: Any) -> stripe.StripeClient:

@@ -8,9 +8,9 @@ from typing import Any
 
 import stripe
 
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
-from propale.sandbox.stripe.core import API_VERSION
-from propale.sandbox.stripe.versions import changes_since, release_date, render
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.stripe.core import API_VERSION
+from propale_dev.sandbox.stripe.versions import changes_since, release_date, render
 
 OLD = "2024-06-20"
 

@@ -37,7 +37,7 @@ from test_web import Site
 
 from propale.ledger import ProposalStatus
 from propale.proposals import PersonInput, validate
-from propale.sandbox.airflow_env import connections
+from propale_dev.sandbox.airflow_env import connections
 from propale.sending import log_safe_reason, proposal_token
 from propale.web.security import CsrfTokens
 

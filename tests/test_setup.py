@@ -17,7 +17,7 @@ import pytest
 import stripe
 
 from propale.account_checks import HUBSPOT_SCOPES
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 PINNED = stripe.api_version

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from propale.sandbox.slack import blocks_within_limits
+from propale_dev.sandbox.slack import blocks_within_limits
 from propale.sending import WriteBackReport, summary
 from propale.slack_messages import MESSAGE_TEXT_MAX, DealLine
 

@@ -19,7 +19,7 @@ from polling import wait_for
 from test_sync_dag import CARD_SUBSCRIPTION, RENEWED, SEPA_OK, SEPA_PAID, World, _assert_invoice_and_receipt, _invoice_email
 from test_syncing import accepted_checkout, pay, read
 
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 from propale.syncing import EMAIL
 
 pytestmark = pytest.mark.timeout(900)

@@ -46,7 +46,7 @@ SETTINGS = sample_settings()
 def sandbox(tmp_path_factory):
     """A sandbox of its own per test: each test's ledger numbers from DEV-2026-00001 again, and
     must not meet the Stripe events of another test's proposals."""
-    from propale.sandbox.process import SandboxProcess, config_on_free_ports
+    from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 
     config = config_on_free_ports(tmp_path_factory.mktemp("syncing") / "state")
     with SandboxProcess(config, reset=True) as process:

@@ -26,8 +26,8 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from propale.crm import HubSpotGateway, make_client
 from propale.ledger import CheckoutStatus, Ledger, ProposalStatus
 from propale.money import format_amount
-from propale.sandbox import airflow_env
-from propale.sandbox.process import SandboxProcess, config_on_free_ports, free_port
+from propale_dev.sandbox import airflow_env
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
 from propale.sending import collect, deliver, proposal_token, write_back
 from propale.settings import Settings
 from propale.web.security import CsrfTokens

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from propale.sandbox.process import SandboxProcess, config_on_free_ports
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 from test_web import LUMEN, Site
 
 pytestmark = pytest.mark.timeout(600)
