@@ -1,4 +1,4 @@
-"""Addresses and credentials of the sandbox stand-ins (defaults from SPEC.md)."""
+"""Addresses and credentials of the sandbox stand-ins (defaults from docs/contract.md)."""
 
 from __future__ import annotations
 
