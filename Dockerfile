@@ -1,6 +1,6 @@
 # Propale's image: Airflow 3 with the Slack, SMTP, Celery and PostgreSQL providers, Propale's
 # package (templates included), DAGs and plugin, installed from the runtime lock (requirements.txt)
-# alone: no stand-in, test or lint tool (tests/test_packaging.py).
+# alone: no stand-in, test or lint tool (tests/propale/test_packaging.py).
 # Every service of docker-compose.yaml runs it; only the command differs.
 FROM python:3.11-slim-bookworm
 

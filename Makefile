@@ -20,15 +20,22 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml dev/pyp
 	uv pip install --quiet --python $(BIN)/python --no-deps -e . -e dev
 	@touch $@
 
+# Test files run in parallel, one pytest-xdist worker per CPU (PYTEST_WORKERS=0: in this process),
+# a file's tests on one worker: they share the module's fixtures (a demo world, a served site).
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+
 # The loop to run while working: everything but the long proofs, in a few minutes.
 test: install
-	$(BIN)/pytest -m "not long" $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not long" $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-# Everything, the long proofs too: the chaos run, the production shape, the browser (CI runs this).
+# Everything, the long proofs too: the chaos run, the production shape, the browser, bad input,
+# security, the demo and the local Airflow, end to end (CI runs this).
 test-all: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-# ruff (lint rules and format check) on the whole repository; mypy on the runtime package.
+# ruff (lint rules and format check) on the whole repository; mypy (strict) on the runtime package.
+# Both are configured in pyproject.toml and keep their caches in .venv.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -56,7 +63,7 @@ bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # Debian packages some tests need beyond Python (root or sudo): headless Chromium for the browser
-# tests (tests/test_browser.py, driven by Playwright through its executable_path, no browser
+# tests (tests/proofs/test_browser.py, driven by Playwright through its executable_path, no browser
 # download); the CJK and emoji fonts the Docker image has, for the PDF tests of names in any script;
 # HarfBuzz's subsetter, without which WeasyPrint falls back to fontTools, four times slower per PDF.
 TEST_DEBS := chromium fonts-droid-fallback fonts-noto-color-emoji libharfbuzz-subset0

@@ -58,7 +58,7 @@ default_args = {
     doc_md=__doc__,
 )
 def propale_send_proposals():
-    @task
+    @task(multiple_outputs=False)
     def ensure_hubspot_properties() -> dict:
         from propale.hooks import HubSpotHook
 
@@ -66,26 +66,19 @@ def propale_send_proposals():
 
     @task
     def collect_flagged_deals(properties: dict, params: dict | None = None) -> list[list[dict]]:
-        import logging
-
         from propale.crm import PropertySetup
         from propale.hooks import HubSpotHook
-        from propale.notices import settings_notice
         from propale.runtime import load_settings, open_ledger
-        from propale.sending import batches, collect, refuse
-        from propale.settings import SettingsError
+        from propale.sending import batches, collect_or_refuse
 
-        gateway = HubSpotHook().get_conn()
-        deal_ids = (params or {}).get("deal_ids")
-        deleted = PropertySetup.from_dict(properties).deleted
-        try:
-            settings = load_settings()
-        except SettingsError as error:
-            # Retrying cannot help: every flagged deal is told why, and the run goes on to say so.
-            logging.getLogger(__name__).error("No proposal can be sent until Propale's settings are fixed: %s", error)
-            return batches(refuse(gateway, settings_notice(error), deal_ids, deleted_properties=deleted), MAX_MAPPED_TASKS)
-        with open_ledger(settings) as ledger:
-            outcomes = collect(gateway, ledger, settings, pendulum.now("UTC"), deal_ids, deleted_properties=deleted)
+        outcomes = collect_or_refuse(
+            HubSpotHook().get_conn(),
+            load_settings,
+            open_ledger,
+            pendulum.now("UTC"),
+            (params or {}).get("deal_ids"),
+            deleted_properties=PropertySetup.from_dict(properties).deleted,
+        )
         return batches(outcomes, MAX_MAPPED_TASKS)
 
     @task(map_index_template="{{ deals_label }}")
@@ -104,27 +97,20 @@ def propale_send_proposals():
 
     @task(trigger_rule="all_done")
     def write_back_to_hubspot(properties: dict | None, batches: list | None, sent: list) -> dict | None:
-        from contextlib import nullcontext
-
         from propale.crm import PropertySetup
         from propale.hooks import HubSpotHook
-        from propale.notices import property_notices, settings_notice
         from propale.runtime import load_settings, open_ledger
-        from propale.sending import DealOutcome, summary, unsent, write_back
-        from propale.settings import SettingsError
+        from propale.sending import DealOutcome, write_back_and_summarize
 
-        setup = PropertySetup.from_dict(properties)
-        notices = property_notices(setup)
-        try:
-            settings = load_settings()
-        except SettingsError as error:
-            settings = None
-            notices.append(settings_notice(error))
-        gateway = HubSpotHook().get_conn()
-        handled = [DealOutcome.from_dict(d) for batch in sent if batch for d in batch]
-        with (open_ledger(settings) if settings else nullcontext()) as ledger:
-            report = write_back(gateway, ledger, settings, handled, pendulum.now("UTC"), deleted_properties=setup.deleted)
-        return summary(report, unsent(batches or [], handled, gateway), notices)
+        return write_back_and_summarize(
+            HubSpotHook().get_conn(),
+            load_settings,
+            open_ledger,
+            PropertySetup.from_dict(properties),
+            batches or [],
+            [DealOutcome.from_dict(d) for batch in sent if batch for d in batch],
+            pendulum.now("UTC"),
+        )
 
     @task
     def post_slack_summary(message: dict | None) -> None:

@@ -43,7 +43,7 @@ default_args = {
     doc_md=__doc__,
 )
 def propale_sync_stripe():
-    @task
+    @task(multiple_outputs=False)
     def read_stripe_events() -> dict:
         from airflow.sdk import BaseHook
 
@@ -67,7 +67,7 @@ def propale_sync_stripe():
         return report.to_dict()
 
     # The delivery tasks also run when reading failed: what earlier events queued still goes out.
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def send_emails() -> dict:
         from propale.hooks import PropaleSmtpHook
         from propale.runtime import load_settings, open_ledger
@@ -80,7 +80,7 @@ def propale_sync_stripe():
             with PropaleSmtpHook(smtp_conn_id="smtp_default") as smtp:
                 return send_emails(ledger, smtp.send_message)
 
-    @task(trigger_rule="all_done")
+    @task(trigger_rule="all_done", multiple_outputs=False)
     def write_to_hubspot() -> dict:
         from propale.hooks import HubSpotHook
         from propale.runtime import load_settings, open_ledger

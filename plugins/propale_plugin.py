@@ -6,6 +6,8 @@ Plugin routes are public on the API server (no Airflow login): the app carries i
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from airflow.plugins_manager import AirflowPlugin
 
 from propale.web import app
@@ -15,4 +17,4 @@ URL_PREFIX = "/propale"
 
 class PropalePlugin(AirflowPlugin):
     name = "propale"
-    fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Propale customer page"}]
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [{"app": app, "url_prefix": URL_PREFIX, "name": "Propale customer page"}]

@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import hubspot
 import requests
 import stripe
 
-from propale.crm import HUBSPOT_API_URL
+from propale.crm import ACCESS_TOKEN_INFO_PATH, HubSpotGateway
 
-# The scopes Propale's HubSpot calls need, with what each is for. The README's table under
-# "HubSpot: a private app" lists the same (tests/test_setup.py keeps them in step). Names are the
+# The scopes Propale's HubSpot calls need, with what each is for. docs/configuration.md's table under
+# `hubspot_default` lists the same (tests/propale/test_setup.py keeps them in step). Names are the
 # ones HubSpot's API reference gives for each endpoint; notes take a contacts scope, as the notes
 # guide says (https://developers.hubspot.com/docs/api-reference/latest/crm/activities/notes/guide).
 HUBSPOT_SCOPES: dict[str, str] = {
@@ -36,10 +35,6 @@ HUBSPOT_SCOPES: dict[str, str] = {
     "files": "upload the proposal PDF attached to the note",
 }
 
-# HubSpot's endpoint for a private app token's scopes, documented at the end of
-# https://developers.hubspot.com/docs/apps/legacy-apps/private-apps/overview; the pinned
-# hubspot-api-client has no method for it (its access-token API is for OAuth tokens only).
-ACCESS_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"
 PRIVATE_APPS_PAGE = "HubSpot › Settings › Integrations › Private apps"
 
 PAYMENT_METHOD_NAMES = {"card": "Cards", "sepa_debit": "SEPA Direct Debit"}
@@ -69,21 +64,12 @@ HUBSPOT_APP = "HubSpot private app"
 STRIPE_CONNECTION = "Stripe connection"
 
 
-def check_hubspot_token(client: hubspot.Client, required: dict[str, str] = HUBSPOT_SCOPES) -> Finding:
+def check_hubspot_token(gateway: HubSpotGateway, required: dict[str, str] = HUBSPOT_SCOPES) -> Finding:
     """The private app's scopes (from HubSpot's access-token info) against the ones Propale needs."""
     subject = HUBSPOT_APP
-    host = (client.config.get("host") or HUBSPOT_API_URL).rstrip("/")
+    host = gateway.api_url
     try:
-        # The client's own generic request (`api_request`) sends the token as a Bearer header,
-        # which HubSpot requires on this endpoint for EU-hosted accounts' tokens.
-        response = client.api_request(
-            {
-                "method": "POST",
-                "path": ACCESS_TOKEN_INFO_PATH,
-                "body": {"tokenKey": client.access_token},
-                "base_url": host,
-            }
-        )
+        response = gateway.access_token_info()
     except requests.RequestException as error:
         return Finding(
             Level.WARNING,
@@ -245,15 +231,15 @@ def hubspot_usable(findings: Iterable[Finding]) -> bool:
 
 
 def check_accounts(
-    connect_hubspot: Callable[[], hubspot.Client],
+    connect_hubspot: Callable[[], HubSpotGateway],
     connect_stripe: Callable[[], stripe.StripeClient],
     payment_methods: Sequence[str],
 ) -> list[Finding]:
     """Every check, in the order an admin fixes things; a connection that cannot be built is a finding."""
     findings: list[Finding] = []
-    hubspot_client = _connect(HUBSPOT_CONNECTION, connect_hubspot, findings)
-    if hubspot_client is not None:
-        findings.append(check_hubspot_token(hubspot_client))
+    gateway = _connect(HUBSPOT_CONNECTION, connect_hubspot, findings)
+    if gateway is not None:
+        findings.append(check_hubspot_token(gateway))
     stripe_client = _connect(STRIPE_CONNECTION, connect_stripe, findings)
     if stripe_client is not None:
         version = check_stripe_api_version(stripe_client)

@@ -3,15 +3,23 @@
 Every write carries an idempotency key derived from what it is for (a contact, a proposal version
 and payment method…), so a double click, a retried request or a crash between two calls never
 creates a second customer or session. Amounts come from the proposal's frozen snapshot only.
+
+Request parameters are typed with `stripe.params`' TypedDicts, so mypy (`make lint`) refuses a
+parameter that Stripe's API version, as the pinned client knows it, removed or never had.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import stripe
+from stripe.params import CustomerCreateParams
+from stripe.params.checkout import (
+    SessionCreateParams,
+    SessionCreateParamsLineItem,
+    SessionCreateParamsLineItemPriceData,
+)
 
 from propale.proposals import ProposalLine, ProposalSnapshot
 from propale.rendering import shorten
@@ -59,7 +67,7 @@ class StripeBilling:
         customer = snapshot.customer
         listing = self.client.v1.customers.list({"email": customer.email, "limit": 100})
         for candidate in listing.auto_paging_iter():
-            if candidate.metadata.to_dict().get("hubspot_contact_id") == customer.contact_id:
+            if candidate.metadata and candidate.metadata.to_dict().get("hubspot_contact_id") == customer.contact_id:
                 return candidate.id
         return None
 
@@ -70,7 +78,7 @@ class StripeBilling:
         look for the contact's existing customer first (`find_customer`).
         """
         customer = snapshot.customer
-        params: dict[str, Any] = {
+        params: CustomerCreateParams = {
             "email": customer.email,
             "name": shorten(customer.company_name or customer.contact_name, CUSTOMER_NAME_MAX),
             "preferred_locales": ["fr"],
@@ -87,11 +95,12 @@ class StripeBilling:
 
     # --- catalogue --------------------------------------------------------------------------
 
-    def _product(self, line: ProposalLine) -> dict[str, Any]:
-        """`product` (one Stripe product per HubSpot product, reused) or inline `product_data`."""
+    def _product(self, line: ProposalLine, price_data: SessionCreateParamsLineItemPriceData) -> None:
+        """Sets `product` (one Stripe product per HubSpot product, reused) or inline `product_data`."""
         name = shorten(line.name, PRODUCT_NAME_MAX)
         if not line.product_id:
-            return {"product_data": {"name": name}}
+            price_data["product_data"] = {"name": name}
+            return
         product_id = f"hubspot_product_{line.product_id}"
         try:
             self.client.v1.products.retrieve(product_id)
@@ -106,13 +115,14 @@ class StripeBilling:
             except stripe.InvalidRequestError as conflict:
                 if conflict.code != "resource_already_exists":  # created meanwhile by another click
                     raise
-        return {"product": product_id}
+        price_data["product"] = product_id
 
     def _tax_rate(self, rate: Decimal) -> str:
         """The exclusive French VAT tax rate of this percentage, created once."""
         if rate not in self._tax_rates:
             for tax_rate in self.client.v1.tax_rates.list({"active": True, "inclusive": False, "limit": 100}).auto_paging_iter():
-                if Decimal(str(tax_rate.percentage)) == rate and tax_rate.metadata.to_dict().get("propale") == "vat":
+                is_vat = tax_rate.metadata is not None and tax_rate.metadata.to_dict().get("propale") == "vat"
+                if Decimal(str(tax_rate.percentage)) == rate and is_vat:
                     self._tax_rates[rate] = tax_rate.id
                     break
             else:
@@ -130,8 +140,9 @@ class StripeBilling:
                 self._tax_rates[rate] = created.id
         return self._tax_rates[rate]
 
-    def _line_item(self, line: ProposalLine, currency: str) -> dict[str, Any]:
-        price_data: dict[str, Any] = {"currency": currency, "unit_amount": line.net_unit_price, **self._product(line)}
+    def _line_item(self, line: ProposalLine, currency: str) -> SessionCreateParamsLineItem:
+        price_data: SessionCreateParamsLineItemPriceData = {"currency": currency, "unit_amount": line.net_unit_price}
+        self._product(line, price_data)
         if line.interval is not None:
             price_data["recurring"] = {
                 "interval": line.interval.stripe_interval,
@@ -141,7 +152,7 @@ class StripeBilling:
 
     # --- checkout ---------------------------------------------------------------------------
 
-    def create_checkout_session(self, request: CheckoutRequest) -> Any:
+    def create_checkout_session(self, request: CheckoutRequest) -> stripe.checkout.Session:
         """A Checkout Session for one proposal version, method and attempt; the same one on every retry.
 
         Recurring lines make it a subscription (one-off lines go on its first invoice); otherwise
@@ -162,7 +173,7 @@ class StripeBilling:
         # method in `propale_payment_methods` must be turned on in the Stripe Dashboard (Settings >
         # Payment methods, the account's payment method configuration). One that is not is dropped
         # silently, and a session left with no method is refused ("No valid payment method types").
-        params: dict[str, Any] = {
+        params: SessionCreateParams = {
             "customer": request.customer_id,
             "allowed_payment_method_types": [request.method],
             "line_items": [self._line_item(line, snapshot.currency) for line in snapshot.lines],
@@ -182,10 +193,10 @@ class StripeBilling:
         key = _key("checkout", snapshot.number, snapshot.version, request.method, request.attempt)
         return self.client.v1.checkout.sessions.create(params, {"idempotency_key": key})
 
-    def retrieve_checkout_session(self, session_id: str) -> Any:
+    def retrieve_checkout_session(self, session_id: str) -> stripe.checkout.Session:
         return self.client.v1.checkout.sessions.retrieve(session_id)
 
-    def expire_checkout_session(self, session_id: str) -> Any:
+    def expire_checkout_session(self, session_id: str) -> stripe.checkout.Session:
         """Close an open session so that it can no longer be paid; returns the session as it ends up.
 
         A session paid in the meantime cannot be expired: it is returned as it is (complete).

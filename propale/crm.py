@@ -11,6 +11,7 @@ a 207 listing them in `errors`, and the callers keep those records for a later a
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import hubspot
+import requests
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 from hubspot.crm.objects import (
     BatchInputSimplePublicObjectBatchInput,
@@ -44,6 +46,7 @@ log = logging.getLogger(__name__)
 
 HUBSPOT_API_URL = "https://api.hubapi.com"
 HUBSPOT_APP_URL = "https://app.hubspot.com"
+ACCESS_TOKEN_INFO_PATH = "/oauth/v2/private-apps/get/access-token-info"  # a private app token's scopes
 
 # HubSpot's documented limits, which Propale stays within. Their values and sources are in the
 # sandbox's table (propale/sandbox/hubspot/limits.py), which a test holds these to.
@@ -62,8 +65,10 @@ PROPERTY_GROUP = "propale"
 STATUS = "propale_status"
 
 
-class Status:
-    """Values of `propale_status` (SPEC.md)."""
+class Status(enum.StrEnum):
+    """A deal's Propale status: the values of `propale_status` (docs/contract.md), each with the label
+    HubSpot shows. The one vocabulary for where a deal stands; the ledger's row states (a proposal
+    drafted, replaced, expired; a delivery pending; a Checkout Session open) are another matter."""
 
     NOT_CREATED = "not_created"
     TO_PROPOSE = "to_propose"
@@ -71,8 +76,17 @@ class Status:
     ACCEPTED = "accepted"
     ERROR = "error"
 
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
 
-STATUS_LABELS = {
+    @classmethod
+    def label_of(cls, value: str) -> str:
+        """The label of a value read from HubSpot (itself when an admin added an option of their own)."""
+        return cls(value).label if value in cls._value2member_map_ else value
+
+
+_STATUS_LABELS = {
     Status.NOT_CREATED: "Proposition non créée",
     Status.TO_PROPOSE: "À proposer",
     Status.SENT: "Proposition envoyée",
@@ -131,7 +145,7 @@ class _LoggedRetry(Retry):
     HubSpot's rate limits and outages would leave no trace in the task logs. The warning names the
     status and the API path, never the query or the body."""
 
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def,override]
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
         call = f"{method} {urlsplit(url or '').path}"
         if response is not None:
             what = f"HubSpot answered {response.status} to {call}"
@@ -233,6 +247,11 @@ class WriteRefusal:
         """The record was deleted (or never existed): writing again cannot succeed."""
         return self.category == "OBJECT_NOT_FOUND"
 
+    @property
+    def reason(self) -> str:
+        """As the ledger records it on the delivery HubSpot refused."""
+        return f"{self.category}: {self.message}"
+
 
 T = TypeVar("T")
 
@@ -287,7 +306,7 @@ class HubSpotGateway:
         status = existing.get(STATUS)
         if status is not None:
             present = {option.value for option in status.options or []}
-            absent_options = [value for value in STATUS_LABELS if value not in present]
+            absent_options = [status.value for status in Status if status.value not in present]
             if absent_options:
                 options = [
                     OptionInput(
@@ -296,7 +315,7 @@ class HubSpotGateway:
                     for o in status.options or []
                 ]
                 options += [
-                    OptionInput(label=STATUS_LABELS[value], value=value, display_order=len(options) + i, hidden=False)
+                    OptionInput(label=Status(value).label, value=value, display_order=len(options) + i, hidden=False)
                     for i, value in enumerate(absent_options)
                 ]
                 properties_api.core_api.update("deals", STATUS, PropertyUpdate(options=options))
@@ -319,8 +338,8 @@ class HubSpotGateway:
         options = None
         if spec.type == "enumeration":
             options = [
-                OptionInput(label=label, value=value, display_order=i, hidden=False)
-                for i, (value, label) in enumerate(STATUS_LABELS.items())
+                OptionInput(label=status.label, value=status.value, display_order=i, hidden=False)
+                for i, status in enumerate(Status)
             ]
         return PropertyCreate(
             name=spec.name,
@@ -560,6 +579,32 @@ class HubSpotGateway:
 
     def deal_url(self, deal_id: str) -> str:
         return f"{self.app_url}/contacts/{self.portal_id or '0'}/record/0-3/{deal_id}"
+
+    # --- the connection itself --------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return str(self.client.config.get("host") or HUBSPOT_API_URL).rstrip("/")
+
+    def access_token_info(self) -> requests.Response:
+        """HubSpot's answer about the connection's private-app token (its app, account and scopes),
+        unjudged: `propale setup` tells a refused token from an outage by its status.
+
+        The endpoint is documented at the end of
+        https://developers.hubspot.com/docs/apps/legacy-apps/private-apps/overview; the pinned
+        hubspot-api-client has no method for it (its access-token API is for OAuth tokens only).
+        Raises `requests.RequestException` when HubSpot cannot be reached."""
+        # The client's own generic request (`api_request`) sends the token as a Bearer header,
+        # which HubSpot requires on this endpoint for EU-hosted accounts' tokens.
+        response: requests.Response = self.client.api_request(
+            {
+                "method": "POST",
+                "path": ACCESS_TOKEN_INFO_PATH,
+                "body": {"tokenKey": self.client.access_token},
+                "base_url": self.api_url,
+            }
+        )
+        return response
 
 
 def hubspot_datetime(moment: datetime) -> str:

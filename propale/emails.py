@@ -18,7 +18,6 @@ from propale.proposals import ProposalSnapshot
 from propale.rendering import environment, one_line, render_proposal_email
 from propale.settings import Seller
 
-
 # Headers stay on one line (RFC 5322 allows 998 characters): folded ones come back from a parse of
 # the stored bytes with a leading space, and the stored bytes are what gets sent on a retry.
 _POLICY = policy.SMTP.clone(max_line_length=998)
@@ -31,7 +30,7 @@ def parse_stored(payload: bytes) -> EmailMessage:
     already-encoded headers again, and Python's folder splits encoded words (« Boulangerie
     Numérique— =?utf-8?q?s=C3=A9minair e?= » in the customer's inbox).
     """
-    return message_from_bytes(payload, policy=_POLICY)  # type: ignore[return-value]
+    return message_from_bytes(payload, policy=_POLICY)
 
 
 def message_id(idempotency_key: str, domain: str) -> str:

@@ -1,6 +1,6 @@
 """Airflow hooks: the only place Propale turns Airflow connections into service clients.
 
-SPEC.md fixes the connections: `hubspot_default` and `stripe_default` are `http` connections whose
+docs/contract.md fixes the connections: `hubspot_default` and `stripe_default` are `http` connections whose
 password is the token or secret key and whose host is the API base URL (empty: the real API);
 `smtp_default` and `slack_default` are the SMTP and Slack providers' own.
 """

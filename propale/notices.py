@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from propale.crm import DEAL_PROPERTIES, STATUS, STATUS_LABELS, PropertySetup
+from propale.crm import DEAL_PROPERTIES, STATUS, PropertySetup, Status
 from propale.settings import SettingsError
 
 # How the sales team calls the seller's fields (`propale_seller`), in French.
@@ -76,7 +76,7 @@ def property_notices(setup: PropertySetup) -> list[str]:
             )
         notices.append(notice)
     if setup.options_added and not setup.first_setup:
-        values = _french_list([f"« {STATUS_LABELS[value]} »" for value in setup.options_added])
+        values = _french_list([f"« {Status(value).label} »" for value in setup.options_added])
         notices.append(f"Des valeurs du statut Propale manquaient dans HubSpot et ont été rajoutées : {values}.")
     return notices
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -264,11 +264,12 @@ def _parse_line(line: LineItemInput, position: int, currency: str) -> tuple[_Par
         )
 
     unit_price = None
-    if not (line.price or "").strip():
+    price = (line.price or "").strip()
+    if not price:
         problems.append(f"La ligne {label} n’a pas de prix unitaire : renseignez-le (0 pour une ligne offerte).")
     else:
         try:
-            unit_price = to_minor_units(parse_decimal(line.price), currency)
+            unit_price = to_minor_units(parse_decimal(price), currency)
         except ValueError:
             problems.append(f"Le prix unitaire de la ligne {label} (« {line.price} ») n’est pas un montant lisible.")
         else:
@@ -318,7 +319,7 @@ def _parse_quantity(text: str | None) -> int | None:
 
 
 def _parse_bounded_percentage(text: str | None, default: Decimal) -> Decimal | None:
-    if not (text or "").strip():
+    if not text or not text.strip():
         return default
     try:
         value = parse_percentage(text)
@@ -448,7 +449,8 @@ class ProposalSnapshot:
         return tuple(line for line in self.lines if line.interval is None)
 
     def to_dict(self) -> dict[str, Any]:
-        return _encode(self)
+        encoded: dict[str, Any] = _encode(self)
+        return encoded
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProposalSnapshot:
@@ -469,7 +471,7 @@ class ProposalSnapshot:
             first_payment=data["first_payment"],
             payment_methods=tuple(data["payment_methods"]),
             payment_terms=data["payment_terms"],
-            summary=tuple(data["summary"]),  # type: ignore[arg-type]
+            summary=tuple(data["summary"]),
         )
 
 
@@ -521,7 +523,7 @@ def validity_period(issued_at: datetime, validity_days: int) -> tuple[date, date
     """The last day the proposal can be accepted (Paris time) and the UTC instant its link expires."""
     valid_until = issued_at.astimezone(TIMEZONE).date() + timedelta(days=validity_days)
     end_of_day = datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=TIMEZONE)
-    return valid_until, end_of_day.astimezone(timezone.utc)
+    return valid_until, end_of_day.astimezone(UTC)
 
 
 def build_snapshot(

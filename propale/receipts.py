@@ -6,8 +6,10 @@ seller's identity; amounts in integer minor units with their currency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
@@ -27,7 +29,7 @@ CARD_BRANDS = {
 }
 
 
-def payment_method_label(details: dict | None) -> str:
+def payment_method_label(details: Mapping[str, Any] | None) -> str:
     """How the customer paid, in French, from a charge's `payment_method_details`."""
     if not details:
         return "paiement enregistré par Stripe"
@@ -64,4 +66,5 @@ def render_receipt_html(receipt: Receipt) -> str:
 def render_receipt_pdf(receipt: Receipt) -> bytes:
     # Only the seller's logo is ever fetched; no file:// so nothing on this machine can be embedded.
     fetcher = URLFetcher(timeout=10, allowed_protocols=("https", "http", "data"))
-    return HTML(string=render_receipt_html(receipt), url_fetcher=fetcher).write_pdf()
+    pdf: bytes = HTML(string=render_receipt_html(receipt), url_fetcher=fetcher).write_pdf()
+    return pdf

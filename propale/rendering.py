@@ -10,7 +10,7 @@ import logging
 import re
 import unicodedata
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 
 from babel.dates import format_date
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -81,7 +81,7 @@ def _regional_indicators_before(text: str, index: int) -> int:
     return count
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment() -> Environment:
     """The Jinja2 environment for every Propale template (HTML autoescaped, undefined names fail).
 
@@ -114,7 +114,8 @@ def layout_proposal(snapshot: ProposalSnapshot) -> Document:
 
 
 def render_proposal_pdf(snapshot: ProposalSnapshot) -> bytes:
-    return layout_proposal(snapshot).write_pdf()
+    pdf: bytes = layout_proposal(snapshot).write_pdf()
+    return pdf
 
 
 # Inboxes show the first 60 to 90 characters of a subject; the deal's name is cut beyond this.

@@ -6,8 +6,8 @@ opens no connection.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from airflow.sdk import Variable
 

@@ -20,27 +20,27 @@ import hashlib
 import hmac
 import logging
 import re
-import smtplib
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from markupsafe import escape
 
+from propale import outbox
 from propale.crm import (
     STATUS,
-    STATUS_LABELS,
     DealRecord,
     HubSpotGateway,
     NoteRequest,
+    PropertySetup,
     Status,
     WriteRefusal,
     deal_input,
     hubspot_datetime,
 )
-from propale.emails import build_proposal_email, parse_stored
+from propale.emails import build_proposal_email
 from propale.ledger import (
     PROPOSAL_EMAIL,
     DeliveryStatus,
@@ -50,9 +50,10 @@ from propale.ledger import (
     ProposalStatus,
     delivery_key,
 )
+from propale.notices import property_notices, settings_notice
 from propale.proposals import build_snapshot, source_fingerprint, validate
 from propale.rendering import render_proposal_pdf
-from propale.settings import Settings
+from propale.settings import Settings, SettingsError
 from propale.slack_messages import DealLine, SummarySection, run_summary
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,26 @@ def collect(
     return _outcomes(gateway, deal_ids, deleted_properties, lambda record: _issue(ledger, settings, record, now))
 
 
+def collect_or_refuse(
+    gateway: HubSpotGateway,
+    load_settings: Callable[[], Settings],
+    open_ledger: Callable[[Settings], AbstractContextManager[Ledger]],
+    now: datetime,
+    deal_ids: Sequence[str] | None = None,
+    *,
+    deleted_properties: Collection[str] = (),
+) -> list[DealOutcome]:
+    """`collect`, or, when Propale's own settings are broken, every deal refused with what the
+    administrator must fix: retrying cannot help, and the run goes on to tell the reps and Slack."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        log.error("No proposal can be sent until Propale's settings are fixed: %s", error)
+        return refuse(gateway, settings_notice(error), deal_ids, deleted_properties=deleted_properties)
+    with open_ledger(settings) as ledger:
+        return collect(gateway, ledger, settings, now, deal_ids, deleted_properties=deleted_properties)
+
+
 def refuse(
     gateway: HubSpotGateway, reason: str, deal_ids: Sequence[str] | None = None, *, deleted_properties: Collection[str] = ()
 ) -> list[DealOutcome]:
@@ -152,14 +173,13 @@ def _flagged(
             continue
         # The search index lags: a deal it still lists as flagged may have been handled since.
         if record.status != Status.TO_PROPOSE:
-            log.info("Deal %s is %r, not %r: left alone", deal_id, record.status, Status.TO_PROPOSE)
+            log.info("Deal %s is %r, not %r: left alone", deal_id, record.status, Status.TO_PROPOSE.value)
             if requested:
-                label = STATUS_LABELS.get(record.status, record.status)
                 flagged.append(
                     DealOutcome(
                         deal_id,
                         record.name,
-                        problems=[f"Son statut Propale est « {label} », pas « À proposer »."],
+                        problems=[f"Son statut Propale est « {Status.label_of(record.status)} », pas « {Status.TO_PROPOSE.label} »."],
                         skipped=True,
                     )
                 )
@@ -209,14 +229,11 @@ def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime
     return outcome
 
 
-EmailSender = Callable[[EmailMessage], None]
-
-
 def deliver(
     ledger: Ledger,
     settings: Settings,
     outcome: DealOutcome,
-    send_email: EmailSender,
+    send_email: outbox.EmailSender,
     from_address: str | None,
 ) -> DealOutcome:
     """Render and send one proposal, at most once, whatever happened to earlier attempts."""
@@ -251,7 +268,8 @@ def deliver(
         return outcome
     if delivery.status == DeliveryStatus.CANCELLED:
         return _replaced(outcome, proposal.number)
-    if delivery.started_at is not None and delivery.last_error is None:
+    sent = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
+    if sent is outbox.Outcome.UNCONFIRMED:
         # An earlier attempt stopped between handing the email to the server and recording it:
         # it may have arrived. Sending again could give the customer two emails; ask a human.
         outcome.problems = [
@@ -259,23 +277,12 @@ def deliver(
             "Vérifiez auprès du client, puis remettez « À proposer » pour envoyer une nouvelle version si besoin."
         ]
         return outcome
-    ledger.start_delivery(key)
-    message = parse_stored(delivery.payload or b"")
-    try:
-        send_email(message)  # type: ignore[arg-type]
-    except smtplib.SMTPRecipientsRefused:
-        ledger.fail_delivery(key, "recipient refused")
+    if sent is outbox.Outcome.REFUSED:
         outcome.problems = [
             "Le serveur de messagerie a refusé l'adresse e-mail du contact : corrigez-la dans HubSpot, "
             "puis remettez « À proposer »."
         ]
-        ledger.cancel_delivery(key)
         return outcome
-    except Exception as error:
-        # Nothing was accepted by the server: safe to try again (the task retries).
-        ledger.fail_delivery(key, type(error).__name__)
-        raise
-    ledger.complete_delivery(key)
     log.info("Proposal %s v%d emailed for deal %s", proposal.number, proposal.version, outcome.deal_id)
     return outcome
 
@@ -321,7 +328,7 @@ def write_back(
             report.skipped.append(DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
             continue
         if outcome.problems:
-            updates[outcome.deal_id] = {"propale_status": Status.ERROR, "propale_error": " ".join(outcome.problems)}
+            updates[outcome.deal_id] = {STATUS: Status.ERROR, "propale_error": " ".join(outcome.problems)}
             lines[outcome.deal_id] = (report.failed, DealLine(outcome.deal_name, url, " ".join(outcome.problems)))
             report.failed.append(lines[outcome.deal_id][1])
             continue
@@ -330,7 +337,7 @@ def write_back(
         assert proposal is not None and proposal.snapshot is not None and proposal.sent_at is not None
         token = proposal_token(settings.secret_key, proposal.number, proposal.version)
         updates[outcome.deal_id] = {
-            "propale_status": Status.SENT,
+            STATUS: Status.SENT,
             "propale_proposal_number": proposal.number,
             "propale_proposal_url": settings.proposal_url(token),
             "propale_sent_at": hubspot_datetime(proposal.sent_at),
@@ -365,12 +372,9 @@ def write_back(
     if notes:
         assert ledger is not None
         refused_notes = gateway.create_notes(list(notes.values()), timestamp=hubspot_datetime(now))
-        for note_key, note in notes.items():
-            refusal = refused_notes.get(note_key)
-            if refusal is None:
-                ledger.complete_delivery(note_key)
-                continue
-            ledger.fail_delivery(note_key, f"{refusal.category}: {refusal.message}")
+        outbox.record_batch(ledger, notes, {key: refusal.reason for key, refusal in refused_notes.items()})
+        for note_key, refusal in refused_notes.items():
+            note = notes[note_key]
             log.warning("HubSpot refused the proposal note %s on deal %s (%s): kept for the next run", note_key, note.deal_id, refusal.category)
             if note.deal_id not in refused:  # else the deal is listed already, and its note goes with it
                 name = lines[note.deal_id][1].name if note.deal_id in lines else earlier_names[note.deal_id]
@@ -380,6 +384,29 @@ def write_back(
     return report
 
 
+def write_back_and_summarize(
+    gateway: HubSpotGateway,
+    load_settings: Callable[[], Settings],
+    open_ledger: Callable[[Settings], AbstractContextManager[Ledger]],
+    setup: PropertySetup,
+    batches: Sequence[Sequence[dict[str, Any]]],
+    handled: Sequence[DealOutcome],
+    now: datetime,
+) -> dict[str, Any] | None:
+    """The run's last step: `write_back`, then the run's Slack message (see `summary`), with what
+    the administrators must know about HubSpot's properties and Propale's settings said once."""
+    notices = property_notices(setup)
+    settings: Settings | None
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        settings = None
+        notices.append(settings_notice(error))
+    with open_ledger(settings) if settings else nullcontext() as ledger:
+        report = write_back(gateway, ledger, settings, handled, now, deleted_properties=setup.deleted)
+    return summary(report, unsent(batches, handled, gateway), notices)
+
+
 def _notes_left_by_earlier_runs(
     ledger: Ledger | None, exclude: Collection[str]
 ) -> tuple[dict[str, NoteRequest], dict[str, str]]:
@@ -387,7 +414,9 @@ def _notes_left_by_earlier_runs(
     delivery key, and the names of their deals."""
     notes: dict[str, NoteRequest] = {}
     names: dict[str, str] = {}
-    for delivery in ledger.pending_deliveries(kind=PROPOSAL_NOTE) if ledger else []:
+    if ledger is None:
+        return notes, names
+    for delivery in ledger.pending_deliveries(kind=PROPOSAL_NOTE):
         if delivery.key in exclude or delivery.proposal_id is None:
             continue
         proposal = ledger.get_proposal(delivery.proposal_id)

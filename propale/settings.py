@@ -1,4 +1,4 @@
-"""Propale's settings, read from the Airflow Variables named in SPEC.md.
+"""Propale's settings, read from the Airflow Variables named in docs/contract.md.
 
 `Settings.load` takes a getter instead of importing Airflow, so the DAGs pass
 `lambda name: Variable.get(name, default=None)` and tests pass a dict's `.get`.

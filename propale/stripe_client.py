@@ -14,6 +14,7 @@ status and the API path, never the query or the body.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,15 +28,29 @@ RATE_LIMITED = 429
 class _LoggedRetries(stripe.RequestsClient):
     """The library's default HTTP client, retrying 429 too and saying so."""
 
-    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+    # `_usage` completes the base class's signature; the library never passes it to `request`. The
+    # result is left `Any`: the base class says `str` for the body, `RequestsClient` returns bytes.
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> Any:
         # `_should_retry` is not told which call it judges: remember it, per thread.
         self._thread_local.propale_call = f"{method.upper()} {urlsplit(url).path}"
         return super().request(method, url, headers, post_data)
 
     def _should_retry(
-        self, response: Any, api_connection_error: Any, num_retries: int, max_network_retries: int | None
+        self,
+        response: tuple[Any, int, Mapping[str, str] | None] | None,
+        api_connection_error: stripe.APIConnectionError | None,
+        num_retries: int,
+        max_network_retries: int | None,
     ) -> bool:
-        retry = super()._should_retry(response, api_connection_error, num_retries, max_network_retries)
+        retry: bool = super()._should_retry(response, api_connection_error, num_retries, max_network_retries)
         call = getattr(self._thread_local, "propale_call", "a call")
         if response is None:
             if retry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -10,12 +9,26 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import stripe
 
 from propale.ledger import Ledger
-from propale_dev.sandbox import airflow_env
 from propale_dev.sandbox.admin import SandboxAdmin
 from propale_dev.sandbox.config import SandboxConfig
 from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
+from support.airflow import Airflow
+from support.stripe_sandbox import make_client
+
+# The long proofs: `make test` (-m "not long") leaves them out, `make test-all` runs them. Tests of these
+# kinds are long wherever they are; the other end-to-end proofs (bad input, security, the demo, `propale
+# run`) carry `long` in their modules.
+LONG_PROOFS = ("chaos", "production", "browser")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection, which reads the marks added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in LONG_PROOFS):
+            item.add_marker(pytest.mark.long)
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +63,12 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 
 @pytest.fixture
+def client(sandbox_config: SandboxConfig) -> stripe.StripeClient:
+    """The official Stripe client on the shared sandbox's Stripe stand-in."""
+    return make_client(sandbox_config)
+
+
+@pytest.fixture
 def start_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SandboxProcess]]:
     """A private sandbox for tests that seed, restart or fault the whole process."""
     started: list[SandboxProcess] = []
@@ -63,51 +82,6 @@ def start_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
     yield start
     for process in started:
         process.stop()
-
-
-class Airflow:
-    """Runs `airflow` commands against a sandbox, configured only by connections and variables."""
-
-    def __init__(self, home: Path, sandbox: SandboxProcess, ledger_url: str, public_url: str):
-        self.home = home
-        self.sandbox = sandbox
-        self.ledger_url = ledger_url
-        self.public_url = public_url
-        # Connections or variables a test sets on top of the sandbox's (e.g. an SMTP login).
-        self.extra_env: dict[str, str] = {}
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            **airflow_env.environment(
-                self.sandbox.config, airflow_home=self.home, public_url=self.public_url, db_url=self.ledger_url
-            ),
-            **self.extra_env,
-        }
-
-    @staticmethod
-    def argv(program: str, *args: str) -> list[str]:
-        """A command installed beside this Python (airflow, propale), whatever PATH says."""
-        return [str(Path(sys.executable).with_name(program)), *args]
-
-    def run(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            self.argv("airflow", *args),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
-        return result
-
-    def dags_test(self, dag_id: str, conf: dict[str, object] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        args = ["dags", "test", dag_id]
-        if conf is not None:
-            args += ["--conf", json.dumps(conf)]
-        return self.run(*args, check=check)
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from propale.crm import STATUS_LABELS, DealRecord, HubSpotGateway, Status, make_client
+from propale.crm import DealRecord, HubSpotGateway, Status, make_client
 from propale_dev.local import (
     CUSTOMER_PAGE_PREFIX,
     Children,
@@ -249,7 +249,7 @@ class _Demo:
             raise LocalError(
                 "unexpected outcome of propale_send_proposals (see the log in "
                 f"{self.workspace.log('propale_send_proposals')}):\n"
-                + "\n".join(f"  {d.name}: {STATUS_LABELS.get(d.status, d.status)} {d.properties.get('propale_error') or ''}" for d in unexpected)
+                + "\n".join(f"  {d.name}: {Status.label_of(d.status)} {d.properties.get('propale_error') or ''}" for d in unexpected)
             )
         return [f"{len(sent)} proposals sent; {len(errors)} deals in « Erreur », as expected (defective on purpose):"] + [
             f"  {d.name}: {d.properties.get('propale_error')}" for d in errors
@@ -457,7 +457,7 @@ class _View:
 
     def describe(self, deal: DealRecord, names: list[str]) -> list[str]:
         props = deal.properties
-        status = STATUS_LABELS.get(deal.status, deal.status)
+        status = Status.label_of(deal.status)
         lines = [deal.name]
         hubspot = [f"« {status} »", props.get("propale_proposal_number") or "no proposal"]
         if props.get("propale_payment_method"):

@@ -8,6 +8,7 @@ in the Airflow UI and the links in the demo's emails still open.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -177,10 +178,8 @@ class Children:
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for process, _ in self.processes.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for process, _ in self.processes.values():
             # The leader may be gone while its workers linger: the group is killed either way.
             _signal_group(process, signal.SIGKILL)
@@ -190,10 +189,8 @@ class Children:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def wait_until(check, timeout: float, what: str, children: Children | None = None, interval: float = 0.25):

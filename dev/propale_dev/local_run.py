@@ -4,7 +4,7 @@ Scheduler, DAG processor, triggerer and API server are separate processes (as in
 SQLite with the LocalExecutor and no login prompt (SimpleAuthManager, everyone admin). The API
 server serves the customer page under /propale through the plugin. The DAGs are unpaused and run on
 their schedules. Pointing it at real HubSpot, Stripe, SMTP and Slack is a matter of connections and
-variables only (see README, « Connecting the real services »).
+variables only (see docs/configuration.md).
 
 Ctrl-C (or SIGTERM) stops everything it started: each component is its own process group, and the
 whole group is stopped, so no worker or task process outlives it.

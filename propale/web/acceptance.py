@@ -18,7 +18,7 @@ import logging
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from propale.billing import CheckoutRequest
@@ -90,7 +90,7 @@ def accept(
     user_agent: str | None,
     now: datetime | None = None,
 ) -> Refused | Redirect:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     state = state_of(services, proposal, now)
     if state not in (State.OPEN, State.ACCEPTED):
         return Refused(state)
@@ -122,7 +122,8 @@ def _checkout(
             continue
         # The ledger's view is only as fresh as the last sync: ask Stripe.
         live = billing.retrieve_checkout_session(recorded.stripe_session_id)
-        if live.status == "open" and recorded.method == method and live.expires_at > now.timestamp() + REUSE_MARGIN_S:
+        reusable = recorded.method == method and live.expires_at > now.timestamp() + REUSE_MARGIN_S
+        if live.status == "open" and live.url and reusable:
             return Redirect(live.url)
         if live.status == "open":
             live = billing.expire_checkout_session(recorded.stripe_session_id)
@@ -146,9 +147,10 @@ def _checkout(
             method=method,
             stripe_session_id=session.id,
             url=session.url or "",
-            expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc),
+            expires_at=datetime.fromtimestamp(session.expires_at, UTC),
         )
         if session.status == "open":
+            assert session.url, "a hosted Checkout Session (Propale's kind) has a URL while open"
             log.info("Checkout Session opened for %s v%d (%s)", proposal.number, proposal.version, method)
             return Redirect(session.url)
         if _settle(services, recorded, session):

@@ -94,7 +94,8 @@ async def _read_bounded(scope: Scope, receive: Receive) -> bytes | None:
         message = await receive()
         if message["type"] != "http.request":
             return body
-        body += message.get("body", b"")
+        chunk: bytes = message.get("body", b"")
+        body += chunk
         if len(body) > MAX_FORM_BYTES:
             return None
         if not message.get("more_body", False):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 _TOKEN_IN_PATH = re.compile(r"(/p/)[A-Za-z0-9_-]{8,}")
@@ -35,7 +36,7 @@ class MaskProposalLinks(logging.Filter):
         return True
 
 
-def mask_event(logger: Any, method_name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def mask_event(logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: masks tokens in every string value of an event (Airflow's access log)."""
     for key, value in event_dict.items():
         if isinstance(value, str) and "/p/" in value:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import stripe
 from fastapi import APIRouter, Form, Request
@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from propale.ledger import Proposal
+from propale.proposals import ProposalSnapshot
 from propale.web.acceptance import Redirect, State, accept, offered_methods, paid_method, paid_session, state_of
 from propale.web.pages import Links, notice, render
 from propale.web.services import Services, origin
@@ -20,19 +21,20 @@ router = APIRouter()
 
 
 def _services(request: Request) -> Services:
-    return request.app.state.services.get()
+    services: Services = request.app.state.services.get()
+    return services
 
 
-def _proposal(services: Services, token: str) -> Proposal:
-    """The proposal of a link; any link that does not lead to one is the same 404."""
+def _proposal(services: Services, token: str) -> tuple[Proposal, ProposalSnapshot]:
+    """The proposal of a link and its snapshot; any link that does not lead to one is the same 404."""
     proposal = services.ledger.find_by_token(token)
     if proposal is None or proposal.snapshot is None:
         raise HTTPException(404)
-    return proposal
+    return proposal, proposal.snapshot
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @router.get("/healthz")
@@ -55,12 +57,11 @@ def payment_cancelled(request: Request, token: str) -> Response:
 
 def _proposal_page(request: Request, token: str, message: str | None) -> Response:
     services = _services(request)
-    proposal = _proposal(services, token)
+    proposal, snapshot = _proposal(services, token)
     state = state_of(services, proposal, _now())
     links = Links.of(services.settings, token)
     if state not in (State.OPEN, State.ACCEPTED):
-        return _refusal(request, services, proposal, state, links)
-    snapshot = proposal.snapshot
+        return _refusal(request, services, proposal, snapshot, state, links)
     acceptance = services.ledger.acceptance(proposal.id) if state == State.ACCEPTED else None
     return render(
         request,
@@ -75,13 +76,15 @@ def _proposal_page(request: Request, token: str, message: str | None) -> Respons
     )
 
 
-def _refusal(request: Request, services: Services, proposal: Proposal, state: State, links: Links) -> Response:
+def _refusal(
+    request: Request, services: Services, proposal: Proposal, snapshot: ProposalSnapshot, state: State, links: Links
+) -> Response:
     acceptance = services.ledger.acceptance(proposal.id) if state == State.PAID else None
     return notice(
         request,
         str(state),
-        proposal=proposal.snapshot,
-        seller=proposal.snapshot.seller,
+        proposal=snapshot,
+        seller=snapshot.seller,
         links=links,
         accepted_at=acceptance.accepted_at if acceptance else None,
     )
@@ -90,7 +93,7 @@ def _refusal(request: Request, services: Services, proposal: Proposal, state: St
 @router.get("/p/{token}/pdf")
 def proposal_pdf(request: Request, token: str) -> Response:
     services = _services(request)
-    proposal = _proposal(services, token)
+    proposal, _ = _proposal(services, token)
     pdf = services.ledger.proposal_pdf(proposal.id)
     if pdf is None:
         raise HTTPException(404)
@@ -106,14 +109,14 @@ def accept_proposal(request: Request, token: str, method: str = Form(""), csrf_t
     """A click on a payment method: accept, then go and pay. Only `method` is read from the form:
     every amount comes from the proposal's snapshot."""
     services = _services(request)
-    proposal = _proposal(services, token)
+    proposal, snapshot = _proposal(services, token)
     links = Links.of(services.settings, token)
     sent_from = request.headers.get("origin")
     if sent_from not in (None, "null", origin(services.settings.public_url)) or not services.csrf.is_valid(token, csrf_token):
         log.warning("Refused an acceptance of %s: missing, expired or forged CSRF token", proposal.number)
-        return notice(request, "forbidden", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links)
-    if method not in offered_methods(services.settings, proposal.snapshot):
-        return notice(request, "bad_request", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links)
+        return notice(request, "forbidden", proposal=snapshot, seller=snapshot.seller, links=links)
+    if method not in offered_methods(services.settings, snapshot):
+        return notice(request, "bad_request", proposal=snapshot, seller=snapshot.seller, links=links)
     client = request.client.host if request.client else None
     try:
         outcome = accept(
@@ -127,17 +130,17 @@ def accept_proposal(request: Request, token: str, method: str = Form(""), csrf_t
         )
     except stripe.StripeError as error:
         log.error("Stripe refused the checkout of %s: %s (%s)", proposal.number, type(error).__name__, error.code)
-        return notice(request, "error", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links)
+        return notice(request, "error", proposal=snapshot, seller=snapshot.seller, links=links)
     if isinstance(outcome, Redirect):
         return RedirectResponse(outcome.url, status_code=303)
-    return _refusal(request, services, proposal, outcome.state, links)
+    return _refusal(request, services, proposal, snapshot, outcome.state, links)
 
 
 @router.get("/p/{token}/merci")
 def payment_done(request: Request, token: str, session_id: str = "") -> Response:
     """Stripe's `success_url`. The session id comes from the browser, so it is checked with Stripe."""
     services = _services(request)
-    proposal = _proposal(services, token)
+    proposal, snapshot = _proposal(services, token)
     links = Links.of(services.settings, token)
     state = state_of(services, proposal, _now())
     method = None
@@ -148,12 +151,12 @@ def payment_done(request: Request, token: str, session_id: str = "") -> Response
             log.warning("Could not check the Checkout Session of %s: %s", proposal.number, type(error).__name__)
             if state == State.ACCEPTED:
                 # One of this proposal's sessions, probably paid: never show the buttons to pay again.
-                return notice(request, "confirming", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links)
+                return notice(request, "confirming", proposal=snapshot, seller=snapshot.seller, links=links)
     if method is None and state == State.PAID:
         method = paid_method(services, proposal)
     if method is None:
         # Not paid (yet): the proposal page says what can be done.
         return RedirectResponse(links.page, status_code=303)
     return render(
-        request, "customer_thanks.html", proposal=proposal.snapshot, seller=proposal.snapshot.seller, links=links, method=method
+        request, "customer_thanks.html", proposal=snapshot, seller=snapshot.seller, links=links, method=method
     )

@@ -51,8 +51,14 @@ def test_the_image_installs_the_runtime_lock_only_and_a_regular_install_of_the_p
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel (`make install` installs it)")
 def test_the_wheel_carries_the_templates_and_renders_from_them_without_the_source_tree(tmp_path: Path) -> None:
+    # Built from a copy, as the image builds it from what it copies: nothing is written into the checkout.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source)
+    shutil.copytree(ROOT / "propale", source / "propale", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
-        ["uv", "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT)],
+        ["uv", "build", "--quiet", "--wheel", "--out-dir", str(tmp_path / "dist"), str(source)],
         check=True,
         capture_output=True,
     )

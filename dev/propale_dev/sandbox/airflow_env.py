@@ -64,13 +64,17 @@ def variables(config: SandboxConfig, public_url: str, db_url: str) -> dict[str, 
     }
 
 
+# The checkout this dev package is installed from (editable): its DAGs and plugin are the ones run.
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+
 def environment(config: SandboxConfig, *, airflow_home: Path, public_url: str, db_url: str) -> dict[str, str]:
     """Environment variables for `airflow` commands (and Propale's own) against the sandbox."""
     env = {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(__file__).resolve().parents[2] / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(Path(__file__).resolve().parents[2] / "plugins"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPOSITORY / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPOSITORY / "plugins"),
     }
     for conn_id, conn in connections(config).items():
         env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)

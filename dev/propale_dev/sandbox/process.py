@@ -92,11 +92,11 @@ class SandboxProcess:
 
     def start(self, timeout: float = 30.0) -> SandboxProcess:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self._log_path, "ab")
-        self._process = subprocess.Popen(
-            self._args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
-        log.close()
+        # The child keeps its own copy of the file descriptor.
+        with open(self._log_path, "ab") as log:
+            self._process = subprocess.Popen(
+                self._args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
         deadline = time.monotonic() + timeout
         pending = dict(self.urls)
         while pending:

@@ -2,7 +2,7 @@
 
 Each value is what HubSpot's own pages say today; the stand-in refuses one over it with HubSpot's
 error body. Propale keeps its own constants (in `propale.crm`, since runtime code never imports the
-sandbox); tests/test_sandbox_hubspot_limits.py checks that each of them stays within these.
+sandbox); tests/propale_dev/sandbox/test_sandbox_hubspot_limits.py checks that each of them stays within these.
 
 The account the stand-in emulates is a Professional one using a private app.
 """

@@ -7,7 +7,7 @@ user who created it and the token's scopes: `{"userId", "hubId", "appId", "scope
 `hubspot-api-client` 12.0.0 has no method for it (its `oauth.access_tokens_api` is
 `GET /oauth/v1/access-tokens/{token}`, which is for OAuth tokens and refuses a `pat-…` one).
 
-The sandbox's private app holds the scopes Propale's README asks an admin to tick, less any named
+The sandbox's private app holds the scopes docs/configuration.md asks an admin to tick, less any named
 in `SandboxConfig.hubspot_token_missing_scopes`.
 """
 
@@ -22,7 +22,7 @@ from propale_dev.sandbox.hubspot.errors import HubSpotError, validation_error
 from propale_dev.sandbox.hubspot.params import json_body
 
 PATH = "/oauth/v2/private-apps/get/access-token-info"
-# What an admin following Propale's README grants the private app (its scope table).
+# What an admin following docs/configuration.md grants the private app (its scope table).
 PRIVATE_APP_SCOPES = (
     "crm.objects.companies.read",
     "crm.objects.contacts.read",

@@ -71,7 +71,7 @@ def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[
         "quantity": quantity,
         "taxes": [
             {"amount": t["amount"], "rate": rate, "taxability_reason": "standard_rated", "taxable_amount": t["taxable_amount"]}
-            for t, rate in zip(taxes, rates)
+            for t, rate in zip(taxes, rates, strict=True)
         ],
     }
     return item, rates

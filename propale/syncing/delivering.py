@@ -1,0 +1,126 @@
+"""Delivering the sync's effects from the ledger's outbox: emails, then HubSpot, then Slack.
+
+Each kind is performed through `propale.outbox` (claimed, performed, recorded done or failed
+with the reason): emails at most once, HubSpot writes in batches judged record by record, Slack
+messages last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from propale import outbox
+from propale.crm import HubSpotGateway, NoteRequest, hubspot_datetime
+from propale.emails import parse_stored
+from propale.ledger import Delivery, Ledger
+from propale.slack_messages import DealLine, alert, operations_alert
+from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, queue_slack
+
+log = logging.getLogger(__name__)
+
+SlackPoster = Callable[[dict[str, Any]], None]
+
+
+def send_emails(ledger: Ledger, send_email: outbox.EmailSender) -> dict[str, int]:
+    """Send pending emails in event order, each at most once.
+
+    An email whose earlier attempt was cut off may have arrived: it is not sent again, the team is
+    told. One whose recipient the mail server refuses is given up, and the team is told too."""
+
+    def tell(delivery: Delivery, outcome: outbox.Outcome) -> None:
+        subject = str(parse_stored(delivery.payload or b"")["Subject"] or "")
+        if outcome is outbox.Outcome.UNCONFIRMED:
+            message = operations_alert(
+                "E-mail peut-être non envoyé",
+                f"L'envoi de l'e-mail « {subject} » a été interrompu : Propale ne sait pas s'il est parti.",
+                "Vérifiez dans la boîte d'envoi du serveur de messagerie et renvoyez-le à la main s'il manque.",
+            )
+        else:
+            message = operations_alert(
+                "E-mail refusé",
+                f"Le serveur de messagerie a refusé le destinataire de l'e-mail « {subject} ».",
+                "Corrigez l'adresse e-mail dans HubSpot et prévenez la personne concernée.",
+            )
+        queue_slack(ledger, f"{outcome}:{delivery.key}", message)
+
+    tally = outbox.deliver_pending(ledger, EMAIL, outbox.email_performer(send_email), at_most_once=True, tell=tell)
+    counts = {
+        "sent": tally[outbox.Outcome.DONE],
+        "unconfirmed": tally[outbox.Outcome.UNCONFIRMED],
+        "refused": tally[outbox.Outcome.REFUSED],
+    }
+    log.info("Emails: %d sent, %d unconfirmed (not resent), %d refused", counts["sent"], counts["unconfirmed"], counts["refused"])
+    return counts
+
+
+def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> dict[str, int]:
+    """Deal properties in one batch (updates of a deal merged in event order), then notes in batch.
+
+    Both are safe to repeat: properties are set to the same values, and a note is recorded done as
+    soon as HubSpot created it (a crash in between is the only way to a second note). HubSpot
+    judges a batch record by record (207): what it refused stays pending for the next attempt, the
+    rest is done; a deal deleted meanwhile is reported in Slack and its writes dropped.
+    """
+    updates = [(d, json.loads(d.payload or b"{}")) for d in ledger.pending_deliveries(kind=DEAL_UPDATE)]
+    notes = [(d, json.loads(d.payload or b"{}")) for d in ledger.pending_deliveries(kind=DEAL_NOTE)]
+    if not updates and not notes:
+        return {"deals": 0, "notes": 0, "missing": 0}
+    names = {data["deal_id"]: data["deal_name"] for _, data in [*updates, *notes]}
+    missing, unreadable = gateway.missing_deals(list(names))
+    for deal_id in missing:
+        for delivery, data in [*updates, *notes]:
+            if data["deal_id"] == deal_id:
+                ledger.cancel_delivery(delivery.key)
+        queue_slack(
+            ledger,
+            f"missing-deal:{deal_id}:{min(d.key for d, data in [*updates, *notes] if data['deal_id'] == deal_id)}",
+            alert(
+                "Transaction introuvable dans HubSpot",
+                DealLine(names[deal_id], gateway.deal_url(deal_id), "Un paiement Stripe la concerne, mais elle a été supprimée."),
+                "Restaurez la transaction dans HubSpot ou reportez-y le paiement à la main (voir Stripe).",
+            ),
+        )
+        log.warning("Deal %s no longer exists in HubSpot: its updates and notes are dropped, the team is told", deal_id)
+    skip = missing | unreadable
+    merged: dict[str, dict[str, str]] = {}
+    for _, data in updates:
+        if data["deal_id"] not in skip:
+            merged.setdefault(data["deal_id"], {}).update(data["properties"])
+    refused = gateway.update_deals(merged) if merged else {}
+    written = [(d, data["deal_id"]) for d, data in updates if data["deal_id"] in merged]
+    outbox.record_batch(ledger, [d.key for d, _ in written], {d.key: refused[deal].reason for d, deal in written if deal in refused})
+    # A note comes after its deal's update (a payment's note after its status): both wait together.
+    to_note = [(d, data) for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in refused]
+    refused_notes = (
+        gateway.create_notes(
+            [NoteRequest(deal_id=data["deal_id"], body_html=data["body_html"], key=d.key) for d, data in to_note],
+            timestamp=hubspot_datetime(now),
+        )
+        if to_note
+        else {}
+    )
+    outbox.record_batch(ledger, [d.key for d, _ in to_note], {key: refusal.reason for key, refusal in refused_notes.items()})
+    log.info(
+        "HubSpot: %d deal(s) updated, %d note(s) created, %d deal(s) missing; refused (kept for the next attempt): "
+        "%d update(s), %d note(s)",
+        len(merged) - len(refused), len(to_note) - len(refused_notes), len(missing), len(refused), len(refused_notes),
+    )
+    if refused or refused_notes or unreadable:
+        # Still pending: the next attempt writes them.
+        failed = sorted(set(refused) | unreadable | {data["deal_id"] for d, data in to_note if d.key in refused_notes})
+        raise RuntimeError(f"HubSpot refused or could not take writes on deal(s) {failed}; will retry")
+    return {"deals": len(merged), "notes": len(to_note), "missing": len(missing)}
+
+
+def post_to_slack(ledger: Ledger, post: SlackPoster) -> int:
+    """Post pending Slack messages in the order they were queued; returns how many were posted."""
+    tally = outbox.deliver_pending(
+        ledger, SLACK, lambda delivery: post(json.loads(delivery.payload or b"{}")), at_most_once=False
+    )
+    posted = tally[outbox.Outcome.DONE]
+    log.info("Slack: %d message(s) posted", posted)
+    return posted

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests (no fixtures, no tests: fixtures live in the conftest.py files)."""
