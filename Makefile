@@ -57,7 +57,7 @@ run: install
 sandbox: install
 	$(BIN)/propale sandbox
 
-# Figures on this machine, printed as one table (README « Benchmarks »); about 12 minutes.
+# Figures on this machine, printed as one table (docs/benchmarks.md); about 12 minutes.
 # A quicker look: make bench BENCH_ARGS='--deals 200 --only hubspot' (`python -m bench --help`).
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,1 +1,1 @@
-"""Propale's benchmarks (`make bench`): see `bench/__main__.py` and the README's « Benchmarks »."""
+"""Propale's benchmarks (`make bench`): see `bench/__main__.py` and docs/benchmarks.md."""

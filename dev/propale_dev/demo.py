@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -316,7 +316,7 @@ class _Demo:
 
     def _advance_clock(self) -> str:
         clock = self.stripe.v1.test_helpers.test_clocks.retrieve(self.clock_id)
-        target = datetime.fromtimestamp(clock.frozen_time, timezone.utc) + RENEWAL_ADVANCE
+        target = datetime.fromtimestamp(clock.frozen_time, UTC) + RENEWAL_ADVANCE
         self.stripe.v1.test_helpers.test_clocks.advance(self.clock_id, {"frozen_time": int(target.timestamp())})
         wait_until(
             lambda: self.stripe.v1.test_helpers.test_clocks.retrieve(self.clock_id).status == "ready",

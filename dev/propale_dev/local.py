@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from propale.settings import default_db_url
 from propale_dev.sandbox import airflow_env
 from propale_dev.sandbox.config import SandboxConfig, default_data_dir
-from propale.settings import default_db_url
 
 # Where the Airflow plugin mounts the customer page (plugins/propale_plugin.py, URL_PREFIX); the
 # demo serves it under the same path so that its links stay valid under `propale run`.

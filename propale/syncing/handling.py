@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -378,7 +378,7 @@ class Handler:
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
         currency = invoice["currency"]
-        paid_at = datetime.fromtimestamp((invoice.get("status_transitions") or {}).get("paid_at") or event["created"], timezone.utc)
+        paid_at = datetime.fromtimestamp((invoice.get("status_transitions") or {}).get("paid_at") or event["created"], UTC)
         method = payment_method_label(self._payment_details(invoice))
         number = invoice.get("number") or invoice["id"]
         renewal = invoice.get("billing_reason") == "subscription_cycle"
@@ -456,7 +456,7 @@ class Handler:
         reason = self._failure_reason(invoice)
         paragraphs = [problem] + ([f"Motif indiqué par Stripe : {reason}"] if reason else [])
         if invoice.get("next_payment_attempt"):
-            retry = datetime.fromtimestamp(invoice["next_payment_attempt"], timezone.utc)
+            retry = datetime.fromtimestamp(invoice["next_payment_attempt"], UTC)
             paragraphs.append(f"Stripe fera une nouvelle tentative le {format_long_date(retry)}.")
         action = "Contactez le client pour qu'il mette à jour son moyen de paiement ou règle la facture en ligne."
         links = [("Voir la transaction dans HubSpot", self.deal_url(target.deal_id))]
@@ -554,7 +554,7 @@ def _subscription_period(invoice: dict[str, Any]) -> tuple[date, date] | None:
 
 
 def _event_time(event: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(event["created"], timezone.utc)
+    return datetime.fromtimestamp(event["created"], UTC)
 
 
 def _html(text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -99,7 +99,7 @@ def read_events(
     ledger.set_cursor(CURSOR, str(min(listed_up_to, first_failure) if first_failure is not None else listed_up_to))
     log.info(
         "Stripe events since %s: %d listed, %d processed (%d without Propale effect, %d with bad data), %d failed",
-        datetime.fromtimestamp(since, timezone.utc).isoformat(),
+        datetime.fromtimestamp(since, UTC).isoformat(),
         report.listed,
         report.processed,
         report.ignored,
@@ -116,7 +116,7 @@ def _window_start(ledger: Ledger, now: datetime) -> int:
     oldest_kept = now - RETENTION
     cursor = ledger.get_cursor(CURSOR)
     if cursor is not None:
-        since: datetime | None = datetime.fromtimestamp(int(cursor), timezone.utc)
+        since: datetime | None = datetime.fromtimestamp(int(cursor), UTC)
     else:
         # No Propale payment can be older than the first acceptance.
         since = ledger.first_acceptance_at()

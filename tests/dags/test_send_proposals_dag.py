@@ -7,6 +7,7 @@ read from the sandbox mailbox and Slack receiver; HubSpot's state is read back t
 from __future__ import annotations
 
 import pytest
+
 from support.demo_world import DemoWorld, running_demo
 
 pytestmark = pytest.mark.timeout(900)

@@ -9,18 +9,26 @@ must still send the invoice emails, the notes, the Slack messages, and warn once
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
 import stripe
+
+from propale.syncing import EMAIL
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
+from support.checkouts import accepted_checkout, pay, read
 from support.demo_world import running_demo
 from support.polling import wait_for
-from support.checkouts import accepted_checkout, pay, read
-from support.sync_world import CARD_SUBSCRIPTION, RENEWED, SEPA_OK, SEPA_PAID, World, assert_invoice_and_receipt, invoice_email
-
-from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
-from propale.syncing import EMAIL
+from support.sync_world import (
+    CARD_SUBSCRIPTION,
+    RENEWED,
+    SEPA_OK,
+    SEPA_PAID,
+    World,
+    assert_invoice_and_receipt,
+    invoice_email,
+)
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -111,7 +119,7 @@ def test_the_whole_loop_on_an_account_on_2024_06_20(world):
         lambda: world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sepa.id).invoice).status == "paid",
         timeout=60,
     )
-    target = int((datetime.fromtimestamp(clock.frozen_time, timezone.utc) + timedelta(days=32)).timestamp())
+    target = int((datetime.fromtimestamp(clock.frozen_time, UTC) + timedelta(days=32)).timestamp())
     world.stripe.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": target})
     wait_for(lambda: world.stripe.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready")
     second_run = world.sync()

@@ -8,10 +8,11 @@ in HubSpot, emails and their PDFs in the mailbox, Slack posts.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import stripe
+
 from support.demo_world import running_demo
 from support.polling import wait_for
 from support.sync_world import (
@@ -31,7 +32,6 @@ from support.sync_world import (
     assert_invoice_and_receipt,
     invoice_email,
 )
-
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -208,7 +208,7 @@ def test_a_renewal_on_a_test_clock_sends_the_next_invoice(world):
     first = world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(session.id).invoice)
     invoice_email(world, RENEWED, first)
 
-    target = int((datetime.fromtimestamp(clock.frozen_time, timezone.utc) + timedelta(days=32)).timestamp())
+    target = int((datetime.fromtimestamp(clock.frozen_time, UTC) + timedelta(days=32)).timestamp())
     world.stripe.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": target})
     wait_for(lambda: world.stripe.v1.test_helpers.test_clocks.retrieve(clock.id).status == "ready")
     world.sync()

@@ -18,12 +18,12 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 import pytest
-from support.demo_world import DemoWorld, NewDeal, running_demo
-from support.factories import LONG_COMPANY_NAME, LONG_DEAL_NAME, LONG_LINE_NAME, fonts_missing_for_long_names
 from pypdf import PdfReader
 
 from propale_dev.sandbox.airflow_env import DEMO_SELLER
 from propale_dev.sandbox.slack import blocks_within_limits
+from support.demo_world import DemoWorld, NewDeal, running_demo
+from support.factories import LONG_COMPANY_NAME, LONG_DEAL_NAME, LONG_LINE_NAME, fonts_missing_for_long_names
 
 # A proof run end to end through Airflow (defective deals among good ones): `make test-all` runs it;
 # the checks of each defect in-process are in tests/propale (proposals, rendering, emails).
@@ -53,7 +53,7 @@ def _line(name: str, quantity: str = "1", price: str = "100", **properties: str)
     return {"name": name, "quantity": quantity, "price": price, "hs_tax_rate": "20", "hs_line_item_currency_code": "EUR", **properties}
 
 
-def _deal(key: str, *, contact: dict[str, str] | None | bool = True, lines: list[dict[str, str]] | None = None) -> NewDeal:
+def _deal(key: str, *, contact: dict[str, str] | bool | None = True, lines: list[dict[str, str]] | None = None) -> NewDeal:
     return NewDeal(
         name=f"Cas {key} — bureau fixe",
         contact=_contact(key) if contact is True else (contact or None),

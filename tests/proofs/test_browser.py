@@ -10,7 +10,7 @@ committed ones in docs/screenshots/ with `PROPALE_DOCS_SCREENSHOTS=1 pytest test
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -92,7 +92,7 @@ def _shoot(page, name: str, full_page: bool = True) -> Path:
 
 def _pay_by_card(page, site: Site) -> None:
     page.locator("#cardNumber").fill("4242 4242 4242 4242")
-    page.locator("#cardExpiry").fill(f"12 / {str(datetime.now(timezone.utc).year + 3)[-2:]}")
+    page.locator("#cardExpiry").fill(f"12 / {str(datetime.now(UTC).year + 3)[-2:]}")
     page.locator("#cardCvc").fill("123")
     page.locator("#billingName").fill("Léa Garnier")
     page.locator("#submitButton").click()

@@ -34,15 +34,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.demo_world import DEAL_PROPERTIES, DemoWorld
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
-from support.polling import wait_for
 
 from propale.crm import HubSpotGateway, Status
+from propale.stripe_client import make_stripe_client
 from propale_dev.sandbox.customer import Customer, JourneyError
 from propale_dev.sandbox.hubspot.demo_data import DEFECTIVE_DEALS, generated_deal
 from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
-from propale.stripe_client import make_stripe_client
+from support.demo_world import DEAL_PROPERTIES, DemoWorld
+from support.polling import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(2400)]
 

@@ -17,6 +17,7 @@ and says why. `pytest -m production` runs this file alone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -37,14 +38,14 @@ import redis
 import sqlalchemy
 import yaml
 from airflow.utils.net import get_hostname
-from support.airflow import Airflow
 from cryptography.fernet import Fernet
 from hubspot.crm.objects import BatchReadInputSimplePublicObjectId
-from support.postgres import POSTGRES_URL, postgres_unavailable
-from support.stripe_sandbox import card_form
-from support.site import KAIROS, LUMEN, Site
 
 from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports, free_port
+from support.airflow import Airflow
+from support.postgres import POSTGRES_URL, postgres_unavailable
+from support.site import KAIROS, LUMEN, Site
+from support.stripe_sandbox import card_form
 
 pytestmark = [pytest.mark.production, pytest.mark.timeout(600)]
 
@@ -162,14 +163,10 @@ class Component:
         if self.process is None:
             return
         self.process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait()
 
     def log(self) -> str:

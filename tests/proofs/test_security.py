@@ -21,7 +21,7 @@ import re
 import secrets
 import string
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesHeaderParser
 from html.parser import HTMLParser
@@ -30,16 +30,16 @@ from unittest import mock
 
 import httpx
 import pytest
-from support.demo_world import DemoWorld, running_demo
-from support.factories import sample_deal
 from itsdangerous import TimestampSigner
-from support.site import Site
 
 from propale.ledger import ProposalStatus
 from propale.proposals import PersonInput, validate
-from propale_dev.sandbox.airflow_env import connections
 from propale.sending import log_safe_reason, proposal_token
 from propale.web.security import CsrfTokens
+from propale_dev.sandbox.airflow_env import connections
+from support.demo_world import DemoWorld, running_demo
+from support.factories import sample_deal
+from support.site import Site
 
 # A proof run end to end against the demo world: `make test-all` runs it; the page's protections are
 # checked in-process in tests/propale/web/test_web_security.py.
@@ -124,7 +124,7 @@ def _create_hostile_deal(hubspot) -> str:
     once = {"quantity": "1", "price": "150", "hs_tax_rate": "20"}
     recurring, one_off = (
         hubspot.crm.line_items.basic_api.create({"properties": {"name": name, **properties}})
-        for name, properties in zip(LINE_NAMES, (monthly, once))
+        for name, properties in zip(LINE_NAMES, (monthly, once), strict=True)
     )
     v4 = hubspot.crm.associations.v4.basic_api
     # HubSpot's default association types: primary company, contact, line items.
@@ -330,7 +330,7 @@ def test_every_single_character_change_of_a_real_link_is_the_unknown_link_404(at
 def test_a_version_1_link_after_version_2_was_issued_shows_the_replaced_page(attacked):
     site = attacked.site
     old_link = site.link(ONDE)
-    site.send_in_process(ONDE, now=datetime.now(timezone.utc))
+    site.send_in_process(ONDE, now=datetime.now(UTC))
     new_link = site.link(ONDE)
     assert site.proposal(ONDE).version == 2 and new_link != old_link
     client = site.client("203.0.113.104")
@@ -347,7 +347,7 @@ def test_a_version_1_link_after_version_2_was_issued_shows_the_replaced_page(att
 
 def test_an_expired_proposal_cannot_be_accepted_and_the_page_says_so_politely(attacked):
     site = attacked.site
-    site.send_in_process(PAPRIKA, now=datetime.now(timezone.utc) - timedelta(days=40))
+    site.send_in_process(PAPRIKA, now=datetime.now(UTC) - timedelta(days=40))
     proposal = site.proposal(PAPRIKA)
     link = site.link(PAPRIKA)
     client = site.client("203.0.113.105")

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import pytest
 import stripe
-from support.factories import line, sample_deal, sample_snapshot
 
 from propale.billing import CUSTOMER_NAME_MAX, PRODUCT_NAME_MAX, CheckoutRequest, StripeBilling
 from propale.proposals import CompanyInput
+from support.factories import line, sample_deal, sample_snapshot
 
 LONG_COMPANY = "Société Coopérative d’Intérêt Collectif 共同組合 « Les Ateliers Réunis » 🌍 " * 6
 LONG_LINE = "Poste nomade 🪑 (accès 24 h/24, casier, café à volonté, 会議室 2 h/mois) " * 80
 
 
-def test_the_sandbox_refuses_names_longer_than_stripe_takes(client):  # noqa: F811
+def test_the_sandbox_refuses_names_longer_than_stripe_takes(client):
     with pytest.raises(stripe.InvalidRequestError) as refused:
         client.v1.customers.create({"name": "x" * (CUSTOMER_NAME_MAX + 1)})
     assert refused.value.param == "name"
@@ -27,7 +27,7 @@ def test_the_sandbox_refuses_names_longer_than_stripe_takes(client):  # noqa: F8
     assert client.v1.customers.create({"name": "x" * CUSTOMER_NAME_MAX}).name == "x" * CUSTOMER_NAME_MAX
 
 
-def test_a_customer_with_a_very_long_company_name_can_still_accept(client):  # noqa: F811
+def test_a_customer_with_a_very_long_company_name_can_still_accept(client):
     company = CompanyInput("601", LONG_COMPANY, ("5 rue Mercière",), "69002", "Lyon", "France", None, None)
     lines = (
         line(LONG_LINE, "2", "190", product_id="p-long", recurring_billing_frequency="monthly"),

@@ -50,7 +50,7 @@ def test_setup_creates_the_properties_once_then_costs_two_reads(hubspot):
 
 
 def test_setup_adds_what_is_missing_without_clobbering_an_admins_changes(hubspot):
-    sandbox, client, gateway = hubspot
+    _sandbox, client, gateway = hubspot
     gateway.ensure_deal_properties()
     status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
     # An admin renames a label, adds an option of their own, and someone deletes "error".
@@ -69,9 +69,9 @@ def test_setup_adds_what_is_missing_without_clobbering_an_admins_changes(hubspot
 
 def test_a_property_deleted_by_an_admin_is_reported_for_restoring_not_shadowed(hubspot):
     """HubSpot keeps a deleted property, values included, in its recycle bin under its name."""
-    sandbox, client, gateway = hubspot
+    _sandbox, client, gateway = hubspot
     gateway.ensure_deal_properties()
-    [deal_id] = _create_deals(client, 1, propale_proposal_url="https://propale.example/p/abc")
+    [_deal_id] = _create_deals(client, 1, propale_proposal_url="https://propale.example/p/abc")
     client.crm.properties.core_api.archive("deals", "propale_proposal_url")
 
     setup = gateway.ensure_deal_properties()
@@ -82,7 +82,7 @@ def test_a_property_deleted_by_an_admin_is_reported_for_restoring_not_shadowed(h
 
 def test_properties_missing_beside_existing_ones_are_created_and_reported(hubspot):
     """E.g. an older install, or properties removed for good: they come back, empty."""
-    sandbox, client, gateway = hubspot
+    _sandbox, client, gateway = hubspot
     client.crm.properties.groups_api.create("deals", {"name": "propale", "label": "Propale"})
     client.crm.properties.core_api.create(
         "deals", {"name": "propale_error", "label": "Erreur Propale", "type": "string", "fieldType": "textarea", "groupName": "propale"}
@@ -172,7 +172,7 @@ def test_reading_hundreds_of_deals_costs_calls_per_batch_not_per_deal(start_sand
 
 
 def test_a_note_with_its_pdf_lands_on_the_deal_timeline(hubspot):
-    sandbox, client, gateway = hubspot
+    _sandbox, client, gateway = hubspot
     [deal_id] = _create_deals(client, 1)
     gateway.create_notes(
         [NoteRequest(deal_id, "<p>Proposition <b>DEV-2026-00001</b></p>", "DEV-2026-00001.pdf", b"%PDF-1.7 test")],

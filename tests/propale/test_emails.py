@@ -5,9 +5,8 @@ from __future__ import annotations
 import email
 from email import policy
 
-from support.factories import PersonInput, sample_deal, sample_snapshot
-
 from propale.emails import build_proposal_email, message_id
+from support.factories import PersonInput, sample_deal, sample_snapshot
 
 URL = "https://propale.bureauxducanal.fr/p/tok_123"
 PDF = b"%PDF-1.7 fake proposal"

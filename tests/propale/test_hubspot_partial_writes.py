@@ -8,19 +8,19 @@ fault; the ledger is a real SQLite database; emails go to a recording outbox.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from support.factories import ISSUED_AT, sample_deal, sample_settings
 
 from propale.crm import HubSpotGateway, NoteRequest, Status, make_client
 from propale.ledger import DeliveryStatus, Ledger
 from propale.proposals import build_snapshot, source_fingerprint
 from propale.sending import PROPOSAL_NOTE, DealOutcome, deliver, summary, write_back
 from propale.syncing import DEAL_NOTE, DEAL_UPDATE, write_to_hubspot
+from support.factories import ISSUED_AT, sample_deal, sample_settings
 
 SETTINGS = sample_settings()
-NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, hu
 def test_a_deal_whose_writes_hubspot_refused_is_written_by_the_next_runs_exactly_once(gateway, hubspot_admin, ledger):
     ids = _flagged_deals(gateway, "Atelier Nord", "Atelier Sud", "Atelier Est")
     outcomes = [_sent(ledger, deal_id, name) for deal_id, name in zip(ids, ["Atelier Nord", "Atelier Sud", "Atelier Est"], strict=True)]
-    north, south, east = ids
+    _north, south, _east = ids
     hubspot_admin.set_faults(refused_write_id=int(south))
 
     report = write_back(gateway, ledger, SETTINGS, outcomes, NOW)

@@ -11,12 +11,10 @@ import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy
-from support.factories import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
-from support.postgres import POSTGRES_URL, postgres_unavailable
 
 from propale.ledger import (
     PROPOSAL_EMAIL,
@@ -33,6 +31,9 @@ from propale.ledger import (
     new_token,
 )
 from propale.proposals import build_snapshot
+from support.factories import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
+from support.postgres import POSTGRES_URL, postgres_unavailable
+
 
 @pytest.fixture(scope="session")
 def postgres_skip_reason() -> str | None:
@@ -111,7 +112,7 @@ def test_numbers_are_sequential_per_year_in_paris_time(ledger):
     first = issue(ledger, "1")
     second = issue(ledger, "2")
     assert (first.number, second.number) == ("DEV-2026-00001", "DEV-2026-00002")
-    new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc)
+    new_year_in_paris = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
     assert issue(ledger, "3", at=new_year_in_paris).number == "DEV-2027-00001"
     assert issue(ledger, "4").number == "DEV-2026-00003"
 
@@ -191,7 +192,7 @@ def test_issue_records_a_draft_with_its_validity(ledger):
     assert proposal.status == ProposalStatus.DRAFT and proposal.version == 1
     assert not proposal.has_document
     assert proposal.valid_until.isoformat() == "2026-04-01"
-    assert proposal.expires_at == datetime(2026, 4, 1, 22, 0, tzinfo=timezone.utc)  # midnight, Paris summer time
+    assert proposal.expires_at == datetime(2026, 4, 1, 22, 0, tzinfo=UTC)  # midnight, Paris summer time
     assert proposal.issued_at == ISSUED_AT and proposal.issued_at.tzinfo is not None
 
 
@@ -287,7 +288,7 @@ def test_staged_snapshot_is_frozen_before_rendering(ledger):
     assert ledger.stage_snapshot(proposal.id, changed).snapshot == snapshot
     with pytest.raises(ValueError, match="differs from the one staged"):
         ledger.attach_document(proposal.id, snapshot=changed, pdf=b"%PDF", token=new_token())
-    stored, token, key = attach(ledger, ledger.get_proposal(proposal.id))
+    stored, _token, key = attach(ledger, ledger.get_proposal(proposal.id))
     assert stored.has_document and ledger.has_document(proposal.id) and stored.snapshot == snapshot
     assert ledger.delivery(key).is_pending
 
@@ -407,7 +408,7 @@ def test_deliveries_without_a_proposal_are_idempotent(ledger):
 
 
 def test_a_new_attempt_clears_the_previous_error_until_it_ends(ledger):
-    stored, _, key = attach(ledger, issue(ledger))
+    _stored, _, key = attach(ledger, issue(ledger))
     ledger.start_delivery(key)
     ledger.fail_delivery(key, "SMTPServerDisconnected")
     in_doubt = ledger.start_delivery(key)  # outcome unknown until complete or fail

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
-from support.factories import (
-    DESK,
-    ISSUED_AT,
-    OFFICE,
-    ROOM,
-    SETUP,
-    eur,
-    line,
-    sample_deal,
-    sample_snapshot,
-)
 
 from propale.proposals import (
     BILLING_INTERVALS,
@@ -29,6 +18,17 @@ from propale.proposals import (
     source_fingerprint,
     validate,
     validity_period,
+)
+from support.factories import (
+    DESK,
+    ISSUED_AT,
+    OFFICE,
+    ROOM,
+    SETUP,
+    eur,
+    line,
+    sample_deal,
+    sample_snapshot,
 )
 
 # --- validation ---------------------------------------------------------------------------------
@@ -366,8 +366,8 @@ def test_numbers_are_zero_padded_per_year():
 
 def test_validity_follows_paris_dates():
     # 23:30 UTC on 31 December is already 1 January in Paris.
-    valid_until, expires_at = validity_period(datetime(2026, 12, 31, 23, 30, tzinfo=timezone.utc), 30)
+    valid_until, expires_at = validity_period(datetime(2026, 12, 31, 23, 30, tzinfo=UTC), 30)
     assert valid_until == date(2027, 1, 31)
-    assert expires_at == datetime(2027, 1, 31, 23, 0, tzinfo=timezone.utc)  # midnight in Paris (UTC+1)
-    _, summer_expiry = validity_period(datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc), 30)
-    assert summer_expiry == datetime(2026, 7, 1, 22, 0, tzinfo=timezone.utc)  # UTC+2 in summer
+    assert expires_at == datetime(2027, 1, 31, 23, 0, tzinfo=UTC)  # midnight in Paris (UTC+1)
+    _, summer_expiry = validity_period(datetime(2026, 6, 1, 8, 0, tzinfo=UTC), 30)
+    assert summer_expiry == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)  # UTC+2 in summer

@@ -12,24 +12,6 @@ from datetime import date
 
 import pypdf
 import pytest
-from support.factories import (
-    LONG_COMPANY_NAME,
-    LONG_DEAL_NAME,
-    LONG_LINE_NAME,
-    OFFICE,
-    ROOM,
-    SETUP,
-    UNBREAKABLE_LINE_NAME,
-    HOSTILE,
-    CompanyInput,
-    PersonInput,
-    eur,
-    fonts_missing_for_long_names,
-    hostile_deal,
-    line,
-    sample_deal,
-    sample_snapshot,
-)
 from jinja2 import UndefinedError
 from weasyprint.formatting_structure.boxes import TextBox
 
@@ -42,6 +24,24 @@ from propale.rendering import (
     render_proposal_html,
     render_proposal_pdf,
     shorten,
+)
+from support.factories import (
+    HOSTILE,
+    LONG_COMPANY_NAME,
+    LONG_DEAL_NAME,
+    LONG_LINE_NAME,
+    OFFICE,
+    ROOM,
+    SETUP,
+    UNBREAKABLE_LINE_NAME,
+    CompanyInput,
+    PersonInput,
+    eur,
+    fonts_missing_for_long_names,
+    hostile_deal,
+    line,
+    sample_deal,
+    sample_snapshot,
 )
 
 URL = "https://propale.bureauxducanal.fr/p/tok_123"
@@ -292,7 +292,7 @@ def test_long_names_survive_whole_in_the_pdf():
 
 
 def test_a_long_deal_name_is_shortened_in_the_subject_on_one_line():
-    subject, html, text = render_proposal_email(sample_snapshot(long_names_deal()), URL)
+    subject, _html, text = render_proposal_email(sample_snapshot(long_names_deal()), URL)
     assert subject.startswith("Votre proposition commerciale DEV-2026-00042 : Coopérative « Ünïcödé » 🚀🏢 — 東京オフィス拡張")
     assert subject.endswith("…") and len(subject) <= 150 and "\n" not in subject
     assert LONG_DEAL_NAME in text, "the body keeps the whole name"

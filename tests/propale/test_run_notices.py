@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from support.factories import SELLER
 
 from propale.crm import PropertySetup
 from propale.notices import property_notices, settings_notice
 from propale.settings import Settings, SettingsError
+from support.factories import SELLER
 
 
 def _error(**variables: str | None) -> SettingsError:

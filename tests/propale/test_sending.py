@@ -10,12 +10,11 @@ import smtplib
 from email.message import EmailMessage
 
 import pytest
-from support.factories import ISSUED_AT, sample_deal, sample_settings
 
 from propale.ledger import Ledger, ProposalStatus
 from propale.proposals import build_snapshot, source_fingerprint
 from propale.sending import DealOutcome, deliver, proposal_token
-
+from support.factories import ISSUED_AT, sample_deal, sample_settings
 
 SETTINGS = sample_settings()
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from propale_dev.sandbox.slack import blocks_within_limits
 from propale.sending import WriteBackReport, summary
 from propale.slack_messages import MESSAGE_TEXT_MAX, DealLine
+from propale_dev.sandbox.slack import blocks_within_limits
 
 
 def test_the_summary_counts_in_correct_french_and_lists_each_deal():

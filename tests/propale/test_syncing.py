@@ -7,15 +7,13 @@ import io
 import json
 import smtplib
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 import httpx
 import pytest
 import stripe
-from support.checkouts import accepted_checkout, pay, read
-from support.factories import DESK, OFFICE, ROOM, SETUP, eur, sample_deal, sample_settings
 from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInputForCreate
 from pypdf import PdfReader
 
@@ -36,6 +34,8 @@ from propale.syncing import (
     send_emails,
     write_to_hubspot,
 )
+from support.checkouts import accepted_checkout, pay, read
+from support.factories import DESK, OFFICE, ROOM, SETUP, eur, sample_deal, sample_settings
 
 pytestmark = pytest.mark.timeout(300)
 SETTINGS = sample_settings()
@@ -212,7 +212,7 @@ def test_a_failed_send_is_retried_and_a_refused_recipient_reported(ledger, clien
 
 
 def test_a_cursor_older_than_stripes_retention_alerts_the_team(ledger, client):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ledger.set_cursor(CURSOR, str(int((now - timedelta(days=40)).timestamp())))
     read(client, ledger, now)
     assert ledger.get_cursor(CURSOR) == str(int(now.timestamp()))
@@ -246,7 +246,7 @@ def test_a_sepa_failure_and_a_deleted_deal(ledger, client, gateway, sandbox):
         assert time.monotonic() < deadline
         time.sleep(0.1)
     read(client, ledger)
-    assert write_to_hubspot(gateway, ledger, datetime.now(timezone.utc)) == {"deals": 1, "notes": 2, "missing": 1}
+    assert write_to_hubspot(gateway, ledger, datetime.now(UTC)) == {"deals": 1, "notes": 2, "missing": 1}
     assert ledger.pending_deliveries(kind=DEAL_UPDATE) == [] and ledger.pending_deliveries(kind=DEAL_NOTE) == []
     deal = gateway.client.crm.deals.basic_api.get_by_id(kept, properties=["propale_status", "propale_error", "propale_payment_method"]).properties
     assert deal["propale_status"] == "accepted" and deal["propale_payment_method"] == "sepa_debit"
@@ -272,7 +272,7 @@ def test_headline_shows_amounts_before_vat_per_period():
 
 
 def _dates():
-    now = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
     return now, validity_period(now, 30)[0]
 
 
@@ -287,7 +287,7 @@ def test_payment_method_labels_and_receipt():
         customer_address=("3 rue des Lilas",),
         invoice_number="ABC-0042",
         proposal_number="DEV-2026-00042",
-        paid_at=datetime(2026, 3, 1, 23, 30, tzinfo=timezone.utc),
+        paid_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC),
         method="carte Visa se terminant par 4242",
         currency="eur",
         net=200000,

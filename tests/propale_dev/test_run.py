@@ -109,6 +109,6 @@ def test_ctrl_c_stops_every_process_it_started(running):
     running.process.send_signal(signal.SIGINT)
     assert running.process.wait(90) == 0
     assert "Stopped." in running.text()
-    gone, alive = psutil.wait_procs(started, timeout=10)
+    _gone, alive = psutil.wait_procs(started, timeout=10)
     assert alive == [], alive
     check_ports_free("127.0.0.1", running.ports)

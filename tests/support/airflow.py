@@ -11,6 +11,7 @@ from pathlib import Path
 from propale_dev.sandbox import airflow_env
 from propale_dev.sandbox.process import SandboxProcess
 
+
 class Airflow:
     """Runs `airflow` commands against a sandbox, configured only by connections and variables."""
 

@@ -4,7 +4,7 @@ API version tests)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import stripe
 
@@ -25,7 +25,7 @@ def deal_url(deal_id: str) -> str:
 def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str = "card", **deal_fields):
     """A sent proposal, accepted by its customer, with its Checkout Session open (as the web page leaves it)."""
     deal = sample_deal(**deal_fields)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     proposal = ledger.issue_proposal(deal.id, request_key=f"r-{now.isoformat()}", source_fingerprint=source_fingerprint(deal), issued_at=now, validity_days=30)
     valid_until, _ = validity_period(now, 30)
     snapshot = build_snapshot(deal, SETTINGS, proposal.number, proposal.version, now, valid_until)
@@ -41,7 +41,7 @@ def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str =
         CheckoutRequest(snapshot, method, customer, "https://propale.example/merci", "https://propale.example/p/x")
     )
     ledger.record_checkout_session(
-        proposal.id, method=method, stripe_session_id=session.id, url=session.url, expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc)
+        proposal.id, method=method, stripe_session_id=session.id, url=session.url, expires_at=datetime.fromtimestamp(session.expires_at, UTC)
     )
     return ledger.get_proposal(proposal.id), session
 
@@ -52,4 +52,4 @@ def pay(client: stripe.StripeClient, session_id: str, **fields: str):
 
 
 def read(client, ledger, now: datetime | None = None):
-    return read_events(client, ledger, SETTINGS, deal_url=deal_url, from_address="propale@bureauxducanal.fr", now=now or datetime.now(timezone.utc))
+    return read_events(client, ledger, SETTINGS, deal_url=deal_url, from_address="propale@bureauxducanal.fr", now=now or datetime.now(UTC))

@@ -91,16 +91,16 @@ class DemoWorld:
             return ids
 
         deal_ids = create("deals", [{"dealname": d.name, **d.properties} for d in deals])
-        self.deal_ids.update({d.name: deal_id for d, deal_id in zip(deals, deal_ids)})
+        self.deal_ids.update({d.name: deal_id for d, deal_id in zip(deals, deal_ids, strict=True)})
         links: dict[tuple[str, int], list[tuple[str, str]]] = {}
         for kind, type_id, of in (
             ("contacts", DEAL_TO_CONTACT, lambda d: [d.contact] if d.contact else []),
             ("companies", DEAL_TO_PRIMARY_COMPANY, lambda d: [d.company] if d.company else []),
             ("line_items", DEAL_TO_LINE_ITEM, lambda d: d.line_items),
         ):
-            owners = [deal_id for d, deal_id in zip(deals, deal_ids) for _ in of(d)]
+            owners = [deal_id for d, deal_id in zip(deals, deal_ids, strict=True) for _ in of(d)]
             created = create(kind, [p for d in deals for p in of(d)])
-            links[(kind, type_id)] = list(zip(owners, created))
+            links[(kind, type_id)] = list(zip(owners, created, strict=True))
         for (kind, type_id), pairs in links.items():
             if pairs:
                 self.hubspot.crm.associations.v4.batch_api.create(

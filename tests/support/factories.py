@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from propale.money import format_amount
 from propale.proposals import (
@@ -19,7 +19,7 @@ from propale.proposals import (
 )
 from propale.settings import Settings
 
-ISSUED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+ISSUED_AT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 SELLER = {
     "name": "Les Bureaux du Canal",
     "address": "12 quai de Jemmapes\n75010 Paris",

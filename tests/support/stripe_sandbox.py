@@ -8,8 +8,8 @@ Propale talks to Stripe; only the hosted pages and the admin API are reached wit
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -128,9 +128,9 @@ def in_order(sequence: list[str], expected: list[str]) -> bool:
 
 # --- test clocks -------------------------------------------------------------------------------
 
-JAN_31 = int(datetime(2027, 1, 31, 10, 0, tzinfo=timezone.utc).timestamp())
-FEB_28 = int(datetime(2027, 2, 28, 10, 0, tzinfo=timezone.utc).timestamp())
-MAR_31 = int(datetime(2027, 3, 31, 10, 0, tzinfo=timezone.utc).timestamp())
+JAN_31 = int(datetime(2027, 1, 31, 10, 0, tzinfo=UTC).timestamp())
+FEB_28 = int(datetime(2027, 2, 28, 10, 0, tzinfo=UTC).timestamp())
+MAR_31 = int(datetime(2027, 3, 31, 10, 0, tzinfo=UTC).timestamp())
 HOUR = 3600
 
 

@@ -139,7 +139,7 @@ def _resolve(annotation: Any, cls: type) -> Any:
     """A `ForwardRef` left inside a generic (e.g. `ListObject["LineItem"]`) → the class it names."""
     if isinstance(annotation, ForwardRef):
         namespace = {**vars(sys.modules[cls.__module__]), **_type_checking_names(cls.__module__)}
-        return eval(annotation.__forward_arg__, namespace, dict(vars(cls)))  # noqa: S307 (library source)
+        return eval(annotation.__forward_arg__, namespace, dict(vars(cls)))
     if isinstance(annotation, str):
         return _resolve(ForwardRef(annotation), cls)
     return annotation
@@ -194,11 +194,11 @@ def _check_value(annotation: Any, value: Any, path: str, owner: type) -> list[st
     if annotation is decimal.Decimal:
         # Stripe sends `*_decimal` fields as strings of digits ("3000.5").
         return [] if isinstance(value, str) and _is_decimal(value) else [_wrong(path, "decimal string", value)]
-    if origin in (list, typing.List):
+    if origin in (list, list):
         if not isinstance(value, list):
             return [_wrong(path, "list", value)]
         return [p for i, item in enumerate(value) for p in _check_value(args[0], item, f"{path}[{i}]", owner)]
-    if origin in (dict, typing.Dict):
+    if origin in (dict, dict):
         if not isinstance(value, dict):
             return [_wrong(path, "dict", value)]
         return [p for key, item in value.items() for p in _check_value(args[1], item, f"{path}[{key!r}]", owner)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import stripe
@@ -49,7 +49,7 @@ class World(DemoWorld):
         with Ledger(self.airflow.ledger_url) as ledger:
             proposal = ledger.current_proposal(self.deal_ids[name])
             ledger.record_acceptance(
-                proposal.id, method=method, accepted_at=datetime.now(timezone.utc), ip="203.0.113.9", user_agent="pytest"
+                proposal.id, method=method, accepted_at=datetime.now(UTC), ip="203.0.113.9", user_agent="pytest"
             )
             billing = StripeBilling(self.stripe)
             snapshot = proposal.snapshot
@@ -63,7 +63,7 @@ class World(DemoWorld):
                 method=method,
                 stripe_session_id=session.id,
                 url=session.url,
-                expires_at=datetime.fromtimestamp(session.expires_at, timezone.utc),
+                expires_at=datetime.fromtimestamp(session.expires_at, UTC),
             )
         return session
 

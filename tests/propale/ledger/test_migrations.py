@@ -14,8 +14,6 @@ import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from support.factories import sample_deal, sample_settings
-from support.postgres import POSTGRES_URL, postgres_unavailable
 
 from propale.cli import main as propale_main
 from propale.ledger import (
@@ -39,6 +37,8 @@ from propale.ledger.schema import (
 )
 from propale.ledger.tables import metadata
 from propale.proposals import build_snapshot
+from support.factories import sample_deal, sample_settings
+from support.postgres import POSTGRES_URL, postgres_unavailable
 
 # The ledger as the release before migrations created it (`metadata.create_all`), frozen here: it must
 # not follow later changes to the tables. Generated from that release's tables on each backend.

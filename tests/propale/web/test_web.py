@@ -14,17 +14,17 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from support.site import BOULANGERIE, KAIROS, KAIROS_OFFICE, LUMEN, LUMEN_BIS, ONDE, ONDE_SUMMER, PAPRIKA, SEMINAR, Site
 
 from propale.ledger import CheckoutStatus, ProposalStatus
 from propale.money import format_amount
-from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 from propale.sending import collect, deliver, proposal_token
 from propale.web.security import CsrfTokens
+from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
+from support.site import BOULANGERIE, KAIROS, KAIROS_OFFICE, LUMEN, LUMEN_BIS, ONDE, ONDE_SUMMER, PAPRIKA, SEMINAR, Site
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -36,10 +36,10 @@ def site(tmp_path_factory, airflow_for):
         site = Site(sandbox, airflow_for(sandbox), tmp)
         site.send_with_dag(LUMEN, BOULANGERIE, KAIROS, ONDE, ONDE_SUMMER, KAIROS_OFFICE)
         # Issued 40 days ago: expired by now.
-        site.send_in_process(PAPRIKA, now=datetime.now(timezone.utc) - timedelta(days=40))
+        site.send_in_process(PAPRIKA, now=datetime.now(UTC) - timedelta(days=40))
         # Boulangerie's first link is retired by a second version.
         site.replaced_link = site.link(BOULANGERIE)
-        site.send_in_process(BOULANGERIE, now=datetime.now(timezone.utc))
+        site.send_in_process(BOULANGERIE, now=datetime.now(UTC))
         site.start()
         try:
             yield site
@@ -185,7 +185,7 @@ def test_a_method_not_offered_is_refused(site):
 def test_accepting_records_the_acceptance_and_opens_checkout_for_the_snapshot_amount(site):
     proposal = site.proposal(LUMEN)
     client = site.client("198.51.100.7")
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     # A tampering customer adds amounts: only `method` is read.
     response = site.click(site.link(LUMEN), "card", client, amount="1", unit_amount="1", price="1", amount_total="1")
     session_id = site.session_id(response)
@@ -196,7 +196,7 @@ def test_accepting_records_the_acceptance_and_opens_checkout_for_the_snapshot_am
     assert acceptance.user_agent == "Mozilla/5.0 (test 198.51.100.7)"
     assert (acceptance.number, acceptance.version) == (proposal.number, proposal.version)
     assert acceptance.pdf_sha256 == proposal.pdf_sha256
-    assert before <= acceptance.accepted_at <= datetime.now(timezone.utc)
+    assert before <= acceptance.accepted_at <= datetime.now(UTC)
     assert site.ledger.get_proposal(proposal.id).status == ProposalStatus.ACCEPTED
 
     session = site.stripe.v1.checkout.sessions.retrieve(session_id)
@@ -334,7 +334,7 @@ def test_a_one_off_proposal_opens_a_payment_with_its_invoice(site):
 
 
 def test_the_same_contact_keeps_one_stripe_customer(site):
-    site.send_in_process(LUMEN_BIS, now=datetime.now(timezone.utc))
+    site.send_in_process(LUMEN_BIS, now=datetime.now(UTC))
     lumen = site.stripe.v1.checkout.sessions.retrieve(site.ledger.checkout_sessions(site.proposal(LUMEN).id)[0].stripe_session_id)
     session_id = site.session_id(site.click(site.link(LUMEN_BIS), "card", site.client("203.0.113.31")))
     assert site.stripe.v1.checkout.sessions.retrieve(session_id).customer == lumen.customer
@@ -376,7 +376,7 @@ def test_a_proposal_whose_email_is_not_confirmed_yet_is_not_acceptable_yet(site)
     but the proposal is not sent: the page asks to come back later."""
     site.gateway.ensure_deal_properties()
     site.flag(SEMINAR)
-    [outcome] = collect(site.gateway, site.ledger, site.settings, datetime.now(timezone.utc), [site.deal_ids[SEMINAR]])
+    [outcome] = collect(site.gateway, site.ledger, site.settings, datetime.now(UTC), [site.deal_ids[SEMINAR]])
 
     def smtp_down(message) -> None:
         raise ConnectionRefusedError("SMTP server down")
@@ -533,7 +533,7 @@ def test_the_methods_offered_follow_the_settings(site):
 
     token = site.token(site.proposal(KAIROS_OFFICE))
     for methods in (("sepa_debit", "card"), ("card",)):
-        app = create_app(lambda: _services(site, site.url, payment_methods=methods))
+        app = create_app(lambda methods=methods: _services(site, site.url, payment_methods=methods))
         with TestClient(app) as client:
             page = client.get(f"/p/{token}").text
             assert re.findall(r'data-method="([^"]+)"', page) == list(methods)

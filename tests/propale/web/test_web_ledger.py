@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from propale.ledger import CheckoutStatus, Ledger
 
-NOW = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 def test_checkout_sessions_lists_every_session_of_a_proposal_oldest_first(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ def site(tmp_path_factory, airflow_for):
     config = config_on_free_ports(tmp / "sandbox")
     with SandboxProcess(config, reset=True, seed="demo") as sandbox:
         site = Site(sandbox, airflow_for(sandbox), tmp, prefix="/propale")
-        site.send_in_process(LUMEN, now=datetime.now(timezone.utc))
+        site.send_in_process(LUMEN, now=datetime.now(UTC))
         site.start(site.airflow.argv("airflow", "api-server", "--host", "127.0.0.1", "--port", str(site.port), "--workers", "1"), timeout=120)
         try:
             yield site

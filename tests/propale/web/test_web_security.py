@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_the_rate_limiter_forgets_the_oldest_clients_first():
 
 @pytest.mark.parametrize("text", ["10", "ten/60", "0/60", "5/0", "5/-1"])
 def test_a_malformed_rate_limit_says_how_to_write_it(text):
-    with pytest.raises(ValueError, match="REQUESTS/SECONDS|at least one request"):
+    with pytest.raises(ValueError, match=r"REQUESTS/SECONDS|at least one request"):
         RateLimit.parse(text)
 
 
@@ -76,7 +77,7 @@ def test_links_are_masked_in_log_lines_and_events():
 
 
 def test_names_from_hubspot_are_escaped_on_every_customer_page():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from propale.rendering import environment
     from support.factories import HOSTILE, hostile_deal, sample_snapshot
@@ -87,7 +88,7 @@ def test_names_from_hubspot_are_escaped_on_every_customer_page():
     pages = [
         ("customer_proposal.html", {"csrf_token": "c", "methods": ["card"], "accepted_at": None, "message": None}),
         ("customer_thanks.html", {"method": "card"}),
-        *[("customer_notice.html", {"kind": kind, "accepted_at": datetime.now(timezone.utc)}) for kind in ("expired", "replaced", "paid")],
+        *[("customer_notice.html", {"kind": kind, "accepted_at": datetime.now(UTC)}) for kind in ("expired", "replaced", "paid")],
     ]
     for template, context in pages:
         html = environment().get_template(template).render({**common, **context})

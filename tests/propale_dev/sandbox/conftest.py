@@ -7,9 +7,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 import stripe
-from support.stripe_sandbox import Catalog
 
 from propale_dev.sandbox.config import SandboxConfig
+from support.stripe_sandbox import Catalog
 
 
 @pytest.fixture

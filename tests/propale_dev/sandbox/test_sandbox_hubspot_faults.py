@@ -11,7 +11,6 @@ from hubspot.crm.deals import ApiException, BatchResponseSimplePublicObjectWithE
 from urllib3.util.retry import Retry
 
 
-
 def _client(config, retry=None):
     return hubspot.Client.create(access_token=config.hubspot_token, host=config.hubspot_url, retry=retry)
 

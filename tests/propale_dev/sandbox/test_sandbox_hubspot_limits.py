@@ -156,7 +156,7 @@ def _create_flagged(client, count: int) -> list[str]:
 
 
 def test_more_than_50_flagged_deals_are_read_with_their_status_history(gateway):
-    sandbox, gateway = gateway
+    _sandbox, gateway = gateway
     flagged = _create_flagged(gateway.client, 120)
     deals = gateway.read_deals(flagged)
     assert sorted(deals) == sorted(flagged)

@@ -6,7 +6,6 @@ import uuid
 
 import hubspot
 import pytest
-from hubspot.crm.line_items import ApiException as LineItemApiException
 from hubspot.crm.deals import (
     ApiException,
     BatchInputSimplePublicObjectBatchInput,
@@ -21,6 +20,7 @@ from hubspot.crm.deals import (
     SimplePublicObjectInputForCreate,
     SimplePublicObjectWithAssociations,
 )
+from hubspot.crm.line_items import ApiException as LineItemApiException
 
 
 @pytest.fixture

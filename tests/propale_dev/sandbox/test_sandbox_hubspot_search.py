@@ -11,7 +11,6 @@ import pytest
 from hubspot.crm.deals import ApiException, CollectionResponseWithTotalSimplePublicObjectForwardPaging
 
 
-
 @pytest.fixture
 def client(sandbox_config):
     return hubspot.Client.create(access_token=sandbox_config.hubspot_token, host=sandbox_config.hubspot_url)

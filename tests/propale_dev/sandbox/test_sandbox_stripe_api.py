@@ -8,6 +8,7 @@ from decimal import Decimal
 import httpx
 import pytest
 import stripe
+
 from support.stripe_sandbox import new_customer
 
 

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import stripe
+
 from support.polling import wait_for
 from support.stripe_sandbox import (
     complete,

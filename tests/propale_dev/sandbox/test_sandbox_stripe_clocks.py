@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 import pytest
 import stripe
+
 from support.stripe_sandbox import (
     FEB_28,
     HOUR,
@@ -19,6 +19,7 @@ from support.stripe_sandbox import (
     subscription_session,
     types_for,
 )
+
 
 def test_clock_lifecycle(client):
     clock = client.v1.test_helpers.test_clocks.create(params={"frozen_time": JAN_31, "name": "Essai"})

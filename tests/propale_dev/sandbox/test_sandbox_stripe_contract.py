@@ -19,11 +19,11 @@ import httpx
 import pytest
 import stripe
 import stripe.params as stripe_params
-from support.stripe_sandbox import Catalog, complete, new_customer
 
 import propale_dev.sandbox.stripe
 from propale_dev.sandbox.stripe import contract
 from propale_dev.sandbox.stripe.errors import StripeError
+from support.stripe_sandbox import Catalog, complete, new_customer
 
 # Endpoints the sandbox adds under Stripe's `test_helpers` namespace that Stripe itself does not have.
 SANDBOX_ONLY = {("POST", "/v1/test_helpers/checkout/sessions/{}/complete")}

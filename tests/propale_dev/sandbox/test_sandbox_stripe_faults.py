@@ -8,9 +8,9 @@ import uuid
 import httpx
 import pytest
 import stripe
-from support.stripe_sandbox import make_client, new_customer
 
 from propale_dev.sandbox.admin import SandboxAdmin
+from support.stripe_sandbox import make_client, new_customer
 
 
 def _customers_with(client: stripe.StripeClient, email: str) -> list[str]:

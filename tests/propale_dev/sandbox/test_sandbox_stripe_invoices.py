@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import stripe
+
 from support.stripe_sandbox import new_customer
 
 

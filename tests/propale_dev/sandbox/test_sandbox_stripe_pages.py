@@ -8,8 +8,10 @@ import re
 import httpx
 import pypdf
 import pytest
+
 from support.polling import wait_for
 from support.stripe_sandbox import card_form, complete, new_customer, payment_session, subscription_session
+
 
 def test_checkout_page_is_french_with_stripes_field_ids(client, catalog):
     session = subscription_session(client, catalog, new_customer(client), line_items=[catalog.line(catalog.desk), catalog.line(catalog.setup_fee)])

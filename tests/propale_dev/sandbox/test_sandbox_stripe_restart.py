@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import signal
 
+from propale_dev.sandbox.process import SandboxProcess
 from support.polling import wait_for
 from support.stripe_sandbox import Catalog, complete, make_client, new_customer, subscription_session
-
-from propale_dev.sandbox.process import SandboxProcess
 
 
 def test_state_survives_a_crash_and_pending_debits_resume(start_sandbox):

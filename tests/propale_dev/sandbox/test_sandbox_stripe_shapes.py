@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 import pytest
 import stripe
+
+from propale_dev.sandbox.process import SandboxProcess
 from support.polling import wait_for
-from support.stripe_shapes import class_for, declared_fields, mismatches
 from support.stripe_sandbox import (
     FEB_28,
     HOUR,
@@ -31,8 +32,7 @@ from support.stripe_sandbox import (
     subscribed_on_clock,
     subscription_session,
 )
-
-from propale_dev.sandbox.process import SandboxProcess
+from support.stripe_shapes import class_for, declared_fields, mismatches
 
 
 @dataclass

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from hubspot.crm.associations.v4.models import (
     AssociationSpec,
     BatchInputPublicAssociationMultiArchive,
@@ -13,6 +11,8 @@ from hubspot.crm.associations.v4.models import (
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
 )
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from propale_dev.sandbox.hubspot.associations import (
@@ -23,8 +23,8 @@ from propale_dev.sandbox.hubspot.associations import (
     v4_spec,
 )
 from propale_dev.sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
-from propale_dev.sandbox.hubspot.object_types import ObjectType, resolve_type
 from propale_dev.sandbox.hubspot.limits import ASSOCIATIONS_BATCH_READ_INPUTS
+from propale_dev.sandbox.hubspot.object_types import ObjectType, resolve_type
 from propale_dev.sandbox.hubspot.params import batch_inputs, json_body, query_int
 from propale_dev.sandbox.hubspot.shapes import batch_json
 from propale_dev.sandbox.hubspot.state import HubSpotAccount

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from hubspot.crm.objects.models import (
     BatchInputSimplePublicObjectBatchInput,
     BatchInputSimplePublicObjectBatchInputForCreate,
@@ -15,6 +13,8 @@ from hubspot.crm.objects.models import (
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
 )
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from propale_dev.sandbox.hubspot.associations import association_type_by_id, v3_associations

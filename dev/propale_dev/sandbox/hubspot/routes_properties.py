@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import contextlib
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from hubspot.crm.properties.models import (
     BatchInputPropertyCreate,
     BatchInputPropertyName,
@@ -15,6 +13,8 @@ from hubspot.crm.properties.models import (
     PropertyGroupUpdate,
     PropertyUpdate,
 )
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from propale_dev.sandbox.hubspot.errors import HubSpotError, batch_error

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from hubspot.crm.objects.models import PublicObjectSearchRequest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from hubspot.crm.objects.models import PublicObjectSearchRequest
 from starlette.routing import Route
 
 from propale_dev.sandbox.hubspot.errors import search_rate_limited

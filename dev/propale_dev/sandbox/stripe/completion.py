@@ -13,7 +13,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from propale_dev.sandbox.stripe import checkout, customers, invoices, payment_methods, payments, subscriptions, test_instruments
+from propale_dev.sandbox.stripe import (
+    checkout,
+    customers,
+    invoices,
+    payment_methods,
+    payments,
+    subscriptions,
+    test_instruments,
+)
 from propale_dev.sandbox.stripe.core import Stripe
 from propale_dev.sandbox.stripe.errors import StripeError
 from propale_dev.sandbox.stripe.invoices import LineSpec

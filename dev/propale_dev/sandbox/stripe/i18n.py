@@ -3,7 +3,7 @@ for documents), English otherwise; money and dates formatted for the reader."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from babel.dates import format_date
 from babel.numbers import format_currency
@@ -149,7 +149,7 @@ def money(amount: int, currency: str, lang: str = "fr") -> str:
 def date(ts: int | None, lang: str = "fr") -> str:
     if not ts:
         return ""
-    return format_date(datetime.fromtimestamp(ts, timezone.utc).date(), format="long", locale="fr_FR" if lang == "fr" else "en_GB")
+    return format_date(datetime.fromtimestamp(ts, UTC).date(), format="long", locale="fr_FR" if lang == "fr" else "en_GB")
 
 
 def every(recurring: dict | None, lang: str) -> str:

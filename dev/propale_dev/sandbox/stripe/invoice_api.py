@@ -26,7 +26,6 @@ from propale_dev.sandbox.stripe.routing import Call, Row
 from propale_dev.sandbox.stripe.search import search_result
 
 
-
 def _tax_rates(stripe: Stripe, ids: Any, param: str) -> list[dict[str, Any]]:
     return [stripe.get("tax_rate", rid, f"{param}[{i}]") for i, rid in enumerate(as_list(ids))]
 

@@ -8,7 +8,7 @@ or an HTTP client can fill and submit it. Paying here is the same as the test he
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -115,7 +115,7 @@ def _payment_from_form(form: dict[str, str], methods: list[str], lang: str) -> c
         expiry = _parse_expiry(form.get("cardExpiry", ""))
         if expiry is None or not 1 <= expiry[0] <= 12:
             return "expiry_incomplete"
-        today = datetime.now(timezone.utc)
+        today = datetime.now(UTC)
         if (expiry[1], expiry[0]) < (today.year, today.month):
             return "expiry_past"
         if not re.fullmatch(r"\d{3,4}", form.get("cardCvc", "").strip()):

@@ -8,7 +8,7 @@ is counted from the billing cycle anchor, so a subscription started on 31 Januar
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe.params as stripe_params
@@ -27,7 +27,7 @@ LIVE_STATUSES = ("active", "past_due", "trialing", "incomplete")
 
 def period_boundary(anchor: int, interval: str, count: int, n: int) -> int:
     """The start of the n-th period after `anchor` (n=0 is the anchor itself)."""
-    start = datetime.fromtimestamp(anchor, timezone.utc)
+    start = datetime.fromtimestamp(anchor, UTC)
     if interval in ("day", "week"):
         return anchor + n * count * (86400 if interval == "day" else 7 * 86400)
     months = n * count * (12 if interval == "year" else 1)
