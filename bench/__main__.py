@@ -46,10 +46,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="HubSpot calls per 10 s enforced during the send run: 100 for a Free or Starter account's "
         "private app, 190 for Professional or Enterprise (default: %(default)s)",
     )
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients on the customer page (default: %(default)s)")
-    parser.add_argument("--page-seconds", type=float, default=20, help="duration of the page load, the PDF's is half (default: %(default)s)")
+    parser.add_argument(
+        "--clients", type=int, default=50, help="concurrent clients on the customer page (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--page-seconds",
+        type=float,
+        default=20,
+        help="duration of the page load, the PDF's is half (default: %(default)s)",
+    )
     parser.add_argument("--payments", type=int, default=3, help="payment → Slack samples (default: %(default)s)")
-    parser.add_argument("--workdir", type=Path, help="keep the sandbox, Airflow home, ledger and logs here (default: a temporary directory, removed)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="keep the sandbox, Airflow home, ledger and logs here (default: a temporary directory, removed)",
+    )
     return parser.parse_args(argv)
 
 

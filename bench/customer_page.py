@@ -91,7 +91,9 @@ def customer_page(world: BenchWorld, clients: int = 50, duration_s: float = 20) 
         wait_until(lambda: _answers(f"{world.public_url}/healthz"), 60, "the customer page did not answer", children)
         for url in urls[:3]:  # warm up: settings, ledger connection, templates
             httpx.get(url, timeout=30).raise_for_status()
-        progress(f"Customer page: GET /p/{{token}} by {clients} clients for {duration_s:.0f} s over {len(urls)} proposals")
+        progress(
+            f"Customer page: GET /p/{{token}} by {clients} clients for {duration_s:.0f} s over {len(urls)} proposals"
+        )
         page = asyncio.run(_load(urls, clients, duration_s))
         progress(f"Customer page: GET /p/{{token}}/pdf by {clients} clients for {duration_s / 2:.0f} s")
         pdf = asyncio.run(_load([f"{url}/pdf" for url in urls], clients, duration_s / 2))

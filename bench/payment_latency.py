@@ -133,7 +133,11 @@ def _send_proposals(run: LocalRun, count: int) -> list[Sample]:
             inputs=[{"id": s.deal_id, "properties": {"propale_status": Status.TO_PROPOSE}} for s in chosen]
         )
     )
-    run.api("POST", f"/dags/{SEND_DAG}/dagRuns", json={"logical_date": None, "conf": {"deal_ids": [s.deal_id for s in chosen]}})
+    run.api(
+        "POST",
+        f"/dags/{SEND_DAG}/dagRuns",
+        json={"logical_date": None, "conf": {"deal_ids": [s.deal_id for s in chosen]}},
+    )
     progress(f"Triggered {SEND_DAG} for {len(chosen)} demo deals; waiting for their proposals")
     deadline = time.monotonic() + 600
     while True:
@@ -142,7 +146,11 @@ def _send_proposals(run: LocalRun, count: int) -> list[Sample]:
                 inputs=[{"id": s.deal_id} for s in chosen], properties=["propale_status", "propale_proposal_number"]
             )
         )
-        numbers = {d.id: d.properties["propale_proposal_number"] for d in response.results if d.properties["propale_status"] == Status.SENT}
+        numbers = {
+            d.id: d.properties["propale_proposal_number"]
+            for d in response.results
+            if d.properties["propale_status"] == Status.SENT
+        }
         if len(numbers) == len(chosen):
             break
         if time.monotonic() > deadline:

@@ -53,5 +53,9 @@ def rendering(world: BenchWorld, count: int = 20) -> list[Figure]:
                 f"fonts subset by {font_subsetter()}; one process renders ≤ {60 / pdf_median:.0f}/min"
             ),
         ),
-        Figure("Proposal HTML rendering (Jinja2), median", milliseconds(statistics.median(html_s)), note="templates compiled once per process"),
+        Figure(
+            "Proposal HTML rendering (Jinja2), median",
+            milliseconds(statistics.median(html_s)),
+            note="templates compiled once per process",
+        ),
     ]

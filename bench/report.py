@@ -41,10 +41,7 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
 
 
 def figures_table(figures: Sequence[Figure]) -> str:
-    rows = [
-        (f.measure, f.figure, f"{f.goal} (missed)" if f.missed else f.goal, f.note)
-        for f in figures
-    ]
+    rows = [(f.measure, f.figure, f"{f.goal} (missed)" if f.missed else f.goal, f.note) for f in figures]
     return table(rows, ("measure", "figure", "goal", "note"))
 
 

@@ -68,7 +68,9 @@ def endpoint_table(world: BenchWorld) -> str:
     """HubSpot calls of the send run by endpoint template, largest first."""
     run = world.send_run()
     calls = calls_by_endpoint(run.hubspot_stats)
-    rows = [(endpoint, f"{n:,}", f"{n / run.deals:.3f}") for endpoint, n in sorted(calls.items(), key=lambda kv: -kv[1])]
+    rows = [
+        (endpoint, f"{n:,}", f"{n / run.deals:.3f}") for endpoint, n in sorted(calls.items(), key=lambda kv: -kv[1])
+    ]
     rows.append(("total", f"{sum(calls.values()):,}", f"{sum(calls.values()) / run.deals:.3f}"))
     return table(rows, ("HubSpot endpoint (send run)", "calls", "per deal"))
 

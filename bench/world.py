@@ -135,7 +135,9 @@ class BenchWorld:
                 search_rate_limit=self.limit.search_per_second,
             )
             admin.reset_stats()
-        progress(f"airflow dags test propale_send_proposals: {len(deal_ids)} flagged deals (log: {self.workspace.log('propale_send_proposals')})")
+        progress(
+            f"airflow dags test propale_send_proposals: {len(deal_ids)} flagged deals (log: {self.workspace.log('propale_send_proposals')})"
+        )
         started = time.monotonic()
         run_logged(
             [program("airflow"), "dags", "test", "propale_send_proposals"],
@@ -170,9 +172,15 @@ class BenchWorld:
         urls: list[str] = []
         for batch in chunks(self.send_run().deal_ids[:limit], BATCH_READ_LIMIT):
             response = self.hubspot.crm.deals.batch_api.read(
-                BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in batch], properties=["propale_proposal_url"])
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": i} for i in batch], properties=["propale_proposal_url"]
+                )
             )
-            urls += [deal.properties["propale_proposal_url"] for deal in response.results if deal.properties.get("propale_proposal_url")]
+            urls += [
+                deal.properties["propale_proposal_url"]
+                for deal in response.results
+                if deal.properties.get("propale_proposal_url")
+            ]
         return urls
 
     def stop(self) -> None:

@@ -17,4 +17,6 @@ URL_PREFIX = "/propale"
 
 class PropalePlugin(AirflowPlugin):
     name = "propale"
-    fastapi_apps: ClassVar[list[dict[str, Any]]] = [{"app": app, "url_prefix": URL_PREFIX, "name": "Propale customer page"}]
+    fastapi_apps: ClassVar[list[dict[str, Any]]] = [
+        {"app": app, "url_prefix": URL_PREFIX, "name": "Propale customer page"}
+    ]

@@ -87,10 +87,14 @@ def check_hubspot_token(gateway: HubSpotGateway, required: dict[str, str] = HUBS
     if response.status_code == 429 or response.status_code >= 500:
         # An outage or a rate limit says nothing about the account: not a reason to fail setup.
         return Finding(
-            Level.WARNING, subject, f"not checked: HubSpot answered HTTP {response.status_code}; run `propale setup` again later"
+            Level.WARNING,
+            subject,
+            f"not checked: HubSpot answered HTTP {response.status_code}; run `propale setup` again later",
         )
     if response.status_code != 200:
-        return Finding(Level.ERROR, subject, f"HubSpot answered HTTP {response.status_code} to {ACCESS_TOKEN_INFO_PATH}")
+        return Finding(
+            Level.ERROR, subject, f"HubSpot answered HTTP {response.status_code} to {ACCESS_TOKEN_INFO_PATH}"
+        )
     info = _json(response)
     granted = set(info.get("scopes") or [])
     missing = [scope for scope in required if scope not in granted]
@@ -200,7 +204,11 @@ def _stripe_failure(subject: str, error: stripe.StripeError, permission: str) ->
             "Stripe refused the connection's secret key: copy it again from the Stripe Dashboard › Developers › API keys",
         )
     if isinstance(error, stripe.PermissionError):
-        return Finding(Level.ERROR, subject, f"the restricted key lacks a permission ({error.user_message or error}): give it {permission}")
+        return Finding(
+            Level.ERROR,
+            subject,
+            f"the restricted key lacks a permission ({error.user_message or error}): give it {permission}",
+        )
     if isinstance(error, stripe.APIConnectionError):
         return Finding(
             Level.WARNING,
@@ -209,7 +217,9 @@ def _stripe_failure(subject: str, error: stripe.StripeError, permission: str) ->
         )
     status = error.http_status or 0
     if status == 429 or status >= 500:
-        return Finding(Level.WARNING, subject, f"not checked: Stripe answered HTTP {status}; run `propale setup` again later")
+        return Finding(
+            Level.WARNING, subject, f"not checked: Stripe answered HTTP {status}; run `propale setup` again later"
+        )
     return Finding(Level.ERROR, subject, f"Stripe answered HTTP {status or '?'}: {error.user_message or error}")
 
 

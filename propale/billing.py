@@ -120,7 +120,9 @@ class StripeBilling:
     def _tax_rate(self, rate: Decimal) -> str:
         """The exclusive French VAT tax rate of this percentage, created once."""
         if rate not in self._tax_rates:
-            for tax_rate in self.client.v1.tax_rates.list({"active": True, "inclusive": False, "limit": 100}).auto_paging_iter():
+            for tax_rate in self.client.v1.tax_rates.list(
+                {"active": True, "inclusive": False, "limit": 100}
+            ).auto_paging_iter():
                 is_vat = tax_rate.metadata is not None and tax_rate.metadata.to_dict().get("propale") == "vat"
                 if Decimal(str(tax_rate.percentage)) == rate and is_vat:
                     self._tax_rates[rate] = tax_rate.id

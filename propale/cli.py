@@ -72,7 +72,9 @@ def _run_setup(args: argparse.Namespace) -> int:
         payment_methods = load_settings().payment_methods
     except SettingsError as error:
         payment_methods = DEFAULT_PAYMENT_METHODS
-        findings.append(Finding(Level.WARNING, "Propale settings", f"{error} Meanwhile the default payment methods are checked."))
+        findings.append(
+            Finding(Level.WARNING, "Propale settings", f"{error} Meanwhile the default payment methods are checked.")
+        )
     # One retry for Stripe: an admin waits at the prompt, and an unreachable API is itself a finding.
     findings += account_checks.check_accounts(
         lambda: HubSpotHook(args.hubspot_conn_id).get_conn(),
@@ -98,7 +100,9 @@ def _run_setup(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="propale", description="Propale: quote-to-cash from HubSpot to Stripe, run as Airflow DAGs.")
+    parser = argparse.ArgumentParser(
+        prog="propale", description="Propale: quote-to-cash from HubSpot to Stripe, run as Airflow DAGs."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for command in entry_points(group=COMMANDS_GROUP):
         command.load()(commands)

@@ -105,7 +105,9 @@ class PropertySpec:
 
 
 DEAL_PROPERTIES = [
-    PropertySpec(STATUS, "Statut Propale", "enumeration", "select", "Mettre « À proposer » pour envoyer une proposition."),
+    PropertySpec(
+        STATUS, "Statut Propale", "enumeration", "select", "Mettre « À proposer » pour envoyer une proposition."
+    ),
     PropertySpec("propale_proposal_number", "Numéro de proposition"),
     PropertySpec("propale_proposal_url", "Lien de la proposition"),
     PropertySpec("propale_sent_at", "Proposition envoyée le", "datetime", "date"),
@@ -310,7 +312,11 @@ class HubSpotGateway:
             if absent_options:
                 options = [
                     OptionInput(
-                        label=o.label, value=o.value, display_order=o.display_order, hidden=o.hidden, description=o.description
+                        label=o.label,
+                        value=o.value,
+                        display_order=o.display_order,
+                        hidden=o.hidden,
+                        description=o.description,
                     )
                     for o in status.options or []
                 ]
@@ -321,7 +327,9 @@ class HubSpotGateway:
                 properties_api.core_api.update("deals", STATUS, PropertyUpdate(options=options))
                 setup.options_added = absent_options
         if setup.repaired:
-            log.warning("Propale deal properties missing in HubSpot were created (empty): %s", ", ".join(setup.repaired))
+            log.warning(
+                "Propale deal properties missing in HubSpot were created (empty): %s", ", ".join(setup.repaired)
+            )
         if setup.deleted:
             log.warning(
                 "Propale deal properties are in HubSpot's recycle bin and cannot be created again under their name: %s. "
@@ -401,15 +409,16 @@ class HubSpotGateway:
         Deals that no longer exist are absent from the result.
         """
         deals = {
-            obj.id: DealRecord(
-                id=obj.id, properties=dict(obj.properties), status_set_at=_status_set_at(obj)
-            )
+            obj.id: DealRecord(id=obj.id, properties=dict(obj.properties), status_set_at=_status_set_at(obj))
             for obj in self._batch_read("deals", deal_ids, DEAL_READ_PROPERTIES, with_history=[STATUS])
         }
         found = list(deals)
         links = {kind: self._associations("deals", kind, found) for kind in ("contacts", "companies", "line_items")}
         related = {
-            kind: {obj.id: {"id": obj.id, **obj.properties} for obj in self._batch_read(kind, self._all_targets(links[kind]), props)}
+            kind: {
+                obj.id: {"id": obj.id, **obj.properties}
+                for obj in self._batch_read(kind, self._all_targets(links[kind]), props)
+            }
             for kind, props in (
                 ("contacts", CONTACT_PROPERTIES),
                 ("companies", COMPANY_PROPERTIES),
@@ -516,7 +525,9 @@ class HubSpotGateway:
         unreadable: set[str] = set()
         for batch in chunks(list(dict.fromkeys(deal_ids)), BATCH_LIMIT):
             response = self.client.crm.deals.batch_api.read(
-                BatchReadInputSimplePublicObjectId(inputs=[{"id": deal_id} for deal_id in batch], properties=["dealname"])
+                BatchReadInputSimplePublicObjectId(
+                    inputs=[{"id": deal_id} for deal_id in batch], properties=["dealname"]
+                )
             )
             found = {str(result.id) for result in response.results}
             for error in getattr(response, "errors", None) or []:
@@ -539,7 +550,9 @@ class HubSpotGateway:
         for key, note in zip(keys, notes, strict=True):
             properties = {"hs_note_body": note.body_html, "hs_timestamp": timestamp}
             if note.attachment is not None:
-                properties["hs_attachment_ids"] = self.upload_file(note.attachment_name or "document.pdf", note.attachment)
+                properties["hs_attachment_ids"] = self.upload_file(
+                    note.attachment_name or "document.pdf", note.attachment
+                )
             inputs.append(
                 {
                     "objectWriteTraceId": key,

@@ -67,4 +67,3 @@ def format_amount(cents: int, currency: str) -> str:
 def format_percentage(percent: Decimal) -> str:
     """French display of a percentage: Decimal("12.5") -> "12,5 %" (decimals only when needed)."""
     return format_percent(percent / HUNDRED, locale=LOCALE, decimal_quantization=False)
-

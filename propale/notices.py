@@ -85,7 +85,11 @@ def _properties_phrase(names: Sequence[str]) -> str:
     """« La propriété de transaction « X » (x) » or « Les propriétés de transaction … », of Propale."""
     labels = {spec.name: f"« {spec.label} » ({spec.name})" for spec in DEAL_PROPERTIES}
     listed = _french_list([labels[name] for name in names])
-    return f"La propriété de transaction Propale {listed}" if len(names) == 1 else f"Les propriétés de transaction Propale {listed}"
+    return (
+        f"La propriété de transaction Propale {listed}"
+        if len(names) == 1
+        else f"Les propriétés de transaction Propale {listed}"
+    )
 
 
 def _french_list(items: Sequence[str]) -> str:

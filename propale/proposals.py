@@ -205,7 +205,9 @@ def _contact_problems(contact: PersonInput | None) -> list[str]:
     named = f" « {contact.full_name} »" if contact.full_name else ""
     email = (contact.email or "").strip()
     if not email:
-        return [f"Le contact principal{named} n’a pas d’adresse e-mail : renseignez-la pour qu’il puisse recevoir la proposition."]
+        return [
+            f"Le contact principal{named} n’a pas d’adresse e-mail : renseignez-la pour qu’il puisse recevoir la proposition."
+        ]
     try:
         validate_email(email, check_deliverability=False)
     except EmailNotValidError:
@@ -259,8 +261,7 @@ def _parse_line(line: LineItemInput, position: int, currency: str) -> tuple[_Par
     quantity = _parse_quantity(line.quantity)
     if quantity is None:
         problems.append(
-            f"La quantité de la ligne {label} (« {line.quantity or ''} ») doit être un nombre entier "
-            "supérieur à zéro."
+            f"La quantité de la ligne {label} (« {line.quantity or ''} ») doit être un nombre entier supérieur à zéro."
         )
 
     unit_price = None
@@ -339,9 +340,7 @@ def _parse_interval(frequency: str | None, label: str) -> tuple[BillingInterval 
             f"La ligne {label} est facturée {_BEYOND_STRIPE[code]}, ce que Stripe ne permet pas (trois ans au plus) : "
             f"{_FREQUENCY_ADVICE}."
         )
-    return None, (
-        f"La fréquence de facturation « {code} » de la ligne {label} est inconnue : {_FREQUENCY_ADVICE}."
-    )
+    return None, (f"La fréquence de facturation « {code} » de la ligne {label} est inconnue : {_FREQUENCY_ADVICE}.")
 
 
 def _interval_problems(lines: tuple[LineItemInput, ...]) -> list[str]:

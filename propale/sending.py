@@ -126,10 +126,16 @@ def collect_or_refuse(
 
 
 def refuse(
-    gateway: HubSpotGateway, reason: str, deal_ids: Sequence[str] | None = None, *, deleted_properties: Collection[str] = ()
+    gateway: HubSpotGateway,
+    reason: str,
+    deal_ids: Sequence[str] | None = None,
+    *,
+    deleted_properties: Collection[str] = (),
 ) -> list[DealOutcome]:
     """The deals to handle in this run, each in error for `reason`: when nothing can be sent at all."""
-    return _outcomes(gateway, deal_ids, deleted_properties, lambda record: DealOutcome(record.id, record.name, problems=[reason]))
+    return _outcomes(
+        gateway, deal_ids, deleted_properties, lambda record: DealOutcome(record.id, record.name, problems=[reason])
+    )
 
 
 def _outcomes(
@@ -139,7 +145,8 @@ def _outcomes(
     outcome_of: Callable[[DealRecord], DealOutcome],
 ) -> list[DealOutcome]:
     outcomes = [
-        entry if isinstance(entry, DealOutcome) else outcome_of(entry) for entry in _flagged(gateway, deal_ids, deleted_properties)
+        entry if isinstance(entry, DealOutcome) else outcome_of(entry)
+        for entry in _flagged(gateway, deal_ids, deleted_properties)
     ]
     for outcome in outcomes:
         if outcome.problems and not outcome.skipped:
@@ -169,7 +176,11 @@ def _flagged(
     for deal_id in ids:
         record = records.get(deal_id)
         if record is None:
-            flagged.append(DealOutcome(deal_id, f"Deal {deal_id}", problems=["Transaction introuvable dans HubSpot."], skipped=True))
+            flagged.append(
+                DealOutcome(
+                    deal_id, f"Deal {deal_id}", problems=["Transaction introuvable dans HubSpot."], skipped=True
+                )
+            )
             continue
         # The search index lags: a deal it still lists as flagged may have been handled since.
         if record.status != Status.TO_PROPOSE:
@@ -179,7 +190,9 @@ def _flagged(
                     DealOutcome(
                         deal_id,
                         record.name,
-                        problems=[f"Son statut Propale est « {Status.label_of(record.status)} », pas « {Status.TO_PROPOSE.label} »."],
+                        problems=[
+                            f"Son statut Propale est « {Status.label_of(record.status)} », pas « {Status.TO_PROPOSE.label} »."
+                        ],
                         skipped=True,
                     )
                 )
@@ -223,7 +236,9 @@ def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime
         ]
         return outcome
     if not proposal.has_document:
-        snapshot = build_snapshot(deal, settings, proposal.number, proposal.version, proposal.issued_at, proposal.valid_until)
+        snapshot = build_snapshot(
+            deal, settings, proposal.number, proposal.version, proposal.issued_at, proposal.valid_until
+        )
         ledger.stage_snapshot(proposal.id, snapshot)
     outcome.proposal_id = proposal.id
     return outcome
@@ -343,7 +358,10 @@ def write_back(
             "propale_sent_at": hubspot_datetime(proposal.sent_at),
             "propale_error": "",
         }
-        lines[outcome.deal_id] = (report.sent, DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"))
+        lines[outcome.deal_id] = (
+            report.sent,
+            DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"),
+        )
         report.sent.append(lines[outcome.deal_id][1])
         note_key = delivery_key(PROPOSAL_NOTE, proposal.number, proposal.version)
         if ledger.ensure_delivery(note_key, kind=PROPOSAL_NOTE, proposal_id=proposal.id).is_pending:
@@ -375,11 +393,20 @@ def write_back(
         outbox.record_batch(ledger, notes, {key: refusal.reason for key, refusal in refused_notes.items()})
         for note_key, refusal in refused_notes.items():
             note = notes[note_key]
-            log.warning("HubSpot refused the proposal note %s on deal %s (%s): kept for the next run", note_key, note.deal_id, refusal.category)
+            log.warning(
+                "HubSpot refused the proposal note %s on deal %s (%s): kept for the next run",
+                note_key,
+                note.deal_id,
+                refusal.category,
+            )
             if note.deal_id not in refused:  # else the deal is listed already, and its note goes with it
                 name = lines[note.deal_id][1].name if note.deal_id in lines else earlier_names[note.deal_id]
                 report.retrying.append(
-                    DealLine(name, gateway.deal_url(note.deal_id), "HubSpot a refusé la note de la proposition : elle sera ajoutée au prochain passage.")
+                    DealLine(
+                        name,
+                        gateway.deal_url(note.deal_id),
+                        "HubSpot a refusé la note de la proposition : elle sera ajoutée au prochain passage.",
+                    )
                 )
     return report
 
@@ -437,7 +464,9 @@ def _report_refused_update(
     if refusal.record_missing:
         if section is report.sent:
             number = line.detail.split(" — ")[0]
-            detail = f"La proposition {number} a été envoyée au client, mais la transaction a été supprimée dans HubSpot."
+            detail = (
+                f"La proposition {number} a été envoyée au client, mais la transaction a été supprimée dans HubSpot."
+            )
         else:
             detail = "La transaction a été supprimée dans HubSpot : rien n'a pu y être écrit."
         report.failed.append(DealLine(line.name, line.url, detail))
@@ -471,7 +500,9 @@ def _html(text: str) -> str:
     return str(escape(text))
 
 
-def summary(report: WriteBackReport, retrying: Sequence[DealLine], notices: Sequence[str] = ()) -> dict[str, Any] | None:
+def summary(
+    report: WriteBackReport, retrying: Sequence[DealLine], notices: Sequence[str] = ()
+) -> dict[str, Any] | None:
     """The run's Slack message, or None when the run had nothing to report.
 
     Notices (for whoever administers Propale or HubSpot) come first, said once: a deal whose reason
@@ -479,11 +510,15 @@ def summary(report: WriteBackReport, retrying: Sequence[DealLine], notices: Sequ
     deals whose email failed and will be retried by the next run, deals asked for by id that were
     not flagged.
     """
-    failed = [DealLine(line.name, line.url, "voir ci-dessus") if line.detail in notices else line for line in report.failed]
+    failed = [
+        DealLine(line.name, line.url, "voir ci-dessus") if line.detail in notices else line for line in report.failed
+    ]
     sections = [
         SummarySection("Envoyées", report.sent, "envoyée", "envoyées"),
         SummarySection("À corriger dans HubSpot", failed, "à corriger", "à corriger"),
-        SummarySection("Envoi en échec, nouvel essai au prochain passage", [*retrying, *report.retrying], "en échec", "en échec"),
+        SummarySection(
+            "Envoi en échec, nouvel essai au prochain passage", [*retrying, *report.retrying], "en échec", "en échec"
+        ),
         SummarySection("Non traitées", report.skipped, "non traitée", "non traitées"),
     ]
     if not notices and not any(section.lines for section in sections):

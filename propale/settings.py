@@ -204,7 +204,9 @@ def _seller(get: Callable[[str], str | None]) -> Seller:
         address_lines = tuple(line.strip() for line in address if line.strip())
     else:
         raise SettingsError(
-            f"{name}.address must be a string (lines separated by newlines) or a list of strings.", name, invalid=("address",)
+            f"{name}.address must be a string (lines separated by newlines) or a list of strings.",
+            name,
+            invalid=("address",),
         )
 
     siren = re.sub(r"\s", "", data["siren"])

@@ -121,9 +121,13 @@ def alert(title: str, deal: DealLine, action: str) -> dict[str, Any]:
 def announcement(title: str, deal: DealLine, facts: Sequence[str]) -> dict[str, Any]:
     """Good news on one deal for the whole team (a proposal accepted), with a few facts."""
     text = f"{title} : {deal.name}"
-    blocks: list[dict[str, Any]] = [_section(f"🎉 *{escape(title)}* : {link(deal.url, deal.name)}\n{escape(deal.detail)}")]
+    blocks: list[dict[str, Any]] = [
+        _section(f"🎉 *{escape(title)}* : {link(deal.url, deal.name)}\n{escape(deal.detail)}")
+    ]
     if facts:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(fact)} for fact in facts[:10]]})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(fact)} for fact in facts[:10]]}
+        )
     return {"text": escape(text), "blocks": blocks}
 
 

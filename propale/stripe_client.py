@@ -54,7 +54,12 @@ class _LoggedRetries(stripe.RequestsClient):
         call = getattr(self._thread_local, "propale_call", "a call")
         if response is None:
             if retry:
-                log.warning("Stripe could not be reached for %s; retrying (%d of %d)", call, num_retries + 1, max_network_retries)
+                log.warning(
+                    "Stripe could not be reached for %s; retrying (%d of %d)",
+                    call,
+                    num_retries + 1,
+                    max_network_retries,
+                )
             return retry
         _, status, headers = response
         if status == RATE_LIMITED and not retry:
@@ -62,13 +67,17 @@ class _LoggedRetries(stripe.RequestsClient):
             retry = may_retry and num_retries < (max_network_retries or 0)
         if status == RATE_LIMITED or status >= 500:
             if retry:
-                log.warning("Stripe answered %d to %s; retrying (%d of %d)", status, call, num_retries + 1, max_network_retries)
+                log.warning(
+                    "Stripe answered %d to %s; retrying (%d of %d)", status, call, num_retries + 1, max_network_retries
+                )
             else:
                 log.warning("Stripe answered %d to %s; giving up after %d retries", status, call, num_retries)
         return retry
 
 
-def make_stripe_client(secret_key: str, api_url: str | None = None, max_network_retries: int = 4) -> stripe.StripeClient:
+def make_stripe_client(
+    secret_key: str, api_url: str | None = None, max_network_retries: int = 4
+) -> stripe.StripeClient:
     """A `StripeClient` (for the real API when `api_url` is empty) that retries and logs as above."""
     return stripe.StripeClient(
         api_key=secret_key,

@@ -230,4 +230,3 @@ def _run_local(args: argparse.Namespace) -> int:
         faults=dict(args.fault),
     )
     return local_run.run(options)
-

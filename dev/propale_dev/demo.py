@@ -171,7 +171,9 @@ class _Demo:
         with self.progress.step("Starting the sandbox with « La Fabrique Commune » (fresh state)") as notes:
             self.sandbox.start()
             notes.append(f"state in {self.config.data_dir}")
-        with self.progress.step("Preparing Airflow (SQLite metadata DB, airflow db migrate) and the customer page") as notes:
+        with self.progress.step(
+            "Preparing Airflow (SQLite metadata DB, airflow db migrate) and the customer page"
+        ) as notes:
             self._prepare_airflow()
             notes.append(f"customer page on {self.public_url}")
         with self.progress.step("A sales rep flags every deal « À proposer » in HubSpot") as notes:
@@ -249,11 +251,14 @@ class _Demo:
             raise LocalError(
                 "unexpected outcome of propale_send_proposals (see the log in "
                 f"{self.workspace.log('propale_send_proposals')}):\n"
-                + "\n".join(f"  {d.name}: {Status.label_of(d.status)} {d.properties.get('propale_error') or ''}" for d in unexpected)
+                + "\n".join(
+                    f"  {d.name}: {Status.label_of(d.status)} {d.properties.get('propale_error') or ''}"
+                    for d in unexpected
+                )
             )
-        return [f"{len(sent)} proposals sent; {len(errors)} deals in « Erreur », as expected (defective on purpose):"] + [
-            f"  {d.name}: {d.properties.get('propale_error')}" for d in errors
-        ]
+        return [
+            f"{len(sent)} proposals sent; {len(errors)} deals in « Erreur », as expected (defective on purpose):"
+        ] + [f"  {d.name}: {d.properties.get('propale_error')}" for d in errors]
 
     def _prepare_renewal(self) -> str:
         """Put the first card-paying subscriber on a test clock, before the customer page looks them up.
@@ -347,7 +352,9 @@ class _Demo:
             if renewing and props.get("stripe_subscription_id") and not renewals:
                 problems.append(f"{deal.name}: no renewal invoice after the test clock moved a month")
         for deal in self.deals.values():
-            if deal.name in DEFECTIVE_DEALS and (deal.status != Status.ERROR or not deal.properties.get("propale_error")):
+            if deal.name in DEFECTIVE_DEALS and (
+                deal.status != Status.ERROR or not deal.properties.get("propale_error")
+            ):
                 problems.append(f"{deal.name}: expected « Erreur » with its reason, got {deal.status}")
         if not self.view.slack:
             problems.append("nothing was posted to Slack")
@@ -470,7 +477,11 @@ class _View:
         invoices = self.invoices.get(deal.id, [])
         if invoices:
             stripe_ids.append(
-                "invoices " + ", ".join(f"{i.number} ({i.status}{', renewal' if i.billing_reason == 'subscription_cycle' else ''})" for i in invoices)
+                "invoices "
+                + ", ".join(
+                    f"{i.number} ({i.status}{', renewal' if i.billing_reason == 'subscription_cycle' else ''})"
+                    for i in invoices
+                )
             )
         if stripe_ids:
             lines.append("Stripe   " + " · ".join(stripe_ids))

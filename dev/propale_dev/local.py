@@ -129,8 +129,7 @@ def run_logged(argv: list[str], env: Mapping[str, str], log: Path, timeout: floa
             raise LocalError(f"`{' '.join(argv[:4])}` did not finish within {timeout:.0f}s; see {log}") from None
     if result.returncode != 0:
         raise LocalError(
-            f"`{' '.join(argv[:4])}` failed (exit code {result.returncode}); see {log}. Last lines:\n"
-            + tail(log)
+            f"`{' '.join(argv[:4])}` failed (exit code {result.returncode}); see {log}. Last lines:\n" + tail(log)
         )
 
 
@@ -162,7 +161,12 @@ class Children:
             out.write(f"\n$ {' '.join(argv)}\n".encode())
             out.flush()
             process = subprocess.Popen(
-                argv, env=dict(env), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                argv,
+                env=dict(env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.processes[name] = (process, log)
         return process

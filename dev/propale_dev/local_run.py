@@ -136,7 +136,10 @@ class _LocalRun:
         self._say(f"Starting Airflow: {', '.join(COMPONENTS)} (logs in {self.workspace.log_dir})…")
         for component in COMPONENTS:
             self.children.start(
-                f"airflow {component}", [program("airflow"), component], self.env, self.workspace.log(f"airflow-{component}")
+                f"airflow {component}",
+                [program("airflow"), component],
+                self.env,
+                self.workspace.log(f"airflow-{component}"),
             )
         timeout = self.options.startup_timeout
         wait_until(self._healthy, timeout, "Airflow did not report every component healthy", self.children, 1.0)
@@ -169,7 +172,9 @@ class _LocalRun:
             return False
         for dag_id in DAG_IDS:
             if dags[dag_id]["is_paused"]:
-                httpx.patch(f"{self.api_url}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=10).raise_for_status()
+                httpx.patch(
+                    f"{self.api_url}/api/v2/dags/{dag_id}", json={"is_paused": False}, timeout=10
+                ).raise_for_status()
         return True
 
     def _customer_page_answers(self) -> bool:

@@ -53,7 +53,12 @@ def send_emails(ledger: Ledger, send_email: outbox.EmailSender) -> dict[str, int
         "unconfirmed": tally[outbox.Outcome.UNCONFIRMED],
         "refused": tally[outbox.Outcome.REFUSED],
     }
-    log.info("Emails: %d sent, %d unconfirmed (not resent), %d refused", counts["sent"], counts["unconfirmed"], counts["refused"])
+    log.info(
+        "Emails: %d sent, %d unconfirmed (not resent), %d refused",
+        counts["sent"],
+        counts["unconfirmed"],
+        counts["refused"],
+    )
     return counts
 
 
@@ -80,7 +85,11 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
             f"missing-deal:{deal_id}:{min(d.key for d, data in [*updates, *notes] if data['deal_id'] == deal_id)}",
             alert(
                 "Transaction introuvable dans HubSpot",
-                DealLine(names[deal_id], gateway.deal_url(deal_id), "Un paiement Stripe la concerne, mais elle a été supprimée."),
+                DealLine(
+                    names[deal_id],
+                    gateway.deal_url(deal_id),
+                    "Un paiement Stripe la concerne, mais elle a été supprimée.",
+                ),
                 "Restaurez la transaction dans HubSpot ou reportez-y le paiement à la main (voir Stripe).",
             ),
         )
@@ -92,7 +101,9 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
             merged.setdefault(data["deal_id"], {}).update(data["properties"])
     refused = gateway.update_deals(merged) if merged else {}
     written = [(d, data["deal_id"]) for d, data in updates if data["deal_id"] in merged]
-    outbox.record_batch(ledger, [d.key for d, _ in written], {d.key: refused[deal].reason for d, deal in written if deal in refused})
+    outbox.record_batch(
+        ledger, [d.key for d, _ in written], {d.key: refused[deal].reason for d, deal in written if deal in refused}
+    )
     # A note comes after its deal's update (a payment's note after its status): both wait together.
     to_note = [(d, data) for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in refused]
     refused_notes = (
@@ -103,11 +114,17 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
         if to_note
         else {}
     )
-    outbox.record_batch(ledger, [d.key for d, _ in to_note], {key: refusal.reason for key, refusal in refused_notes.items()})
+    outbox.record_batch(
+        ledger, [d.key for d, _ in to_note], {key: refusal.reason for key, refusal in refused_notes.items()}
+    )
     log.info(
         "HubSpot: %d deal(s) updated, %d note(s) created, %d deal(s) missing; refused (kept for the next attempt): "
         "%d update(s), %d note(s)",
-        len(merged) - len(refused), len(to_note) - len(refused_notes), len(missing), len(refused), len(refused_notes),
+        len(merged) - len(refused),
+        len(to_note) - len(refused_notes),
+        len(missing),
+        len(refused),
+        len(refused_notes),
     )
     if refused or refused_notes or unreadable:
         # Still pending: the next attempt writes them.

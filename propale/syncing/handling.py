@@ -81,11 +81,19 @@ class Effects:
 
     def deal_update(self, properties: dict[str, str]) -> None:
         snapshot = self.target.snapshot
-        self._add(DEAL_UPDATE, to_json({"deal_id": snapshot.deal_id, "deal_name": snapshot.deal_name, "properties": properties}), None)
+        self._add(
+            DEAL_UPDATE,
+            to_json({"deal_id": snapshot.deal_id, "deal_name": snapshot.deal_name, "properties": properties}),
+            None,
+        )
 
     def note(self, body_html: str) -> None:
         snapshot = self.target.snapshot
-        self._add(DEAL_NOTE, to_json({"deal_id": snapshot.deal_id, "deal_name": snapshot.deal_name, "body_html": body_html}), None)
+        self._add(
+            DEAL_NOTE,
+            to_json({"deal_id": snapshot.deal_id, "deal_name": snapshot.deal_name, "body_html": body_html}),
+            None,
+        )
 
     def slack(self, message: dict[str, Any], key: str | None = None) -> None:
         self._add(SLACK, to_json(message), key)
@@ -132,7 +140,11 @@ class Handler:
 
     def bad_data_alert(self, event: dict[str, Any], problem: BadData) -> NewDelivery:
         if problem.deal_id:
-            message = alert(problem.title, DealLine(f"Transaction {problem.deal_id}", self.deal_url(problem.deal_id), problem.detail), problem.action)
+            message = alert(
+                problem.title,
+                DealLine(f"Transaction {problem.deal_id}", self.deal_url(problem.deal_id), problem.detail),
+                problem.action,
+            )
         else:
             message = operations_alert(problem.title, problem.detail, problem.action)
         return NewDelivery(key=f"{SLACK}:{event['id']}:bad-data", kind=SLACK, payload=to_json(message))
@@ -155,7 +167,9 @@ class Handler:
                 "Vérifiez dans Stripe à quelle transaction ce paiement se rattache et reportez-le à la main dans HubSpot.",
                 deal_id,
             )
-        if (deal_id and deal_id != proposal.deal_id) or str(metadata.get("proposal_version") or proposal.version) != str(proposal.version):
+        if (deal_id and deal_id != proposal.deal_id) or str(
+            metadata.get("proposal_version") or proposal.version
+        ) != str(proposal.version):
             raise BadData(
                 "Paiement Stripe incohérent avec sa proposition",
                 f"L'événement Stripe {event['id']} ({event['type']}) annonce la proposition {number} "
@@ -202,7 +216,9 @@ class Handler:
         if target is None:
             return None
         if session["status"] != "complete":
-            log.warning("Stripe event %s: session %s is %s, not complete", event["id"], session["id"], session["status"])
+            log.warning(
+                "Stripe event %s: session %s is %s, not complete", event["id"], session["id"], session["status"]
+            )
             return None
         self.ledger.set_checkout_session_status(session["id"], CheckoutStatus.COMPLETE)
         snapshot, fx = target.snapshot, Effects(event, target)
@@ -249,7 +265,11 @@ class Handler:
                     f"le {format_long_date(accepted_at)} et a choisi de payer par {method_label}.",
                     payment,
                 ],
-                facts=[("Offre", snapshot.summary[0]), ("Paiement", snapshot.summary[1]), ("Contact", snapshot.customer.contact_name)],
+                facts=[
+                    ("Offre", snapshot.summary[0]),
+                    ("Paiement", snapshot.summary[1]),
+                    ("Contact", snapshot.customer.contact_name),
+                ],
             )
         )
         fx.slack(
@@ -298,7 +318,9 @@ class Handler:
             invoice = self.client.v1.invoices.retrieve(session["invoice"]).to_dict()
             if invoice.get("status") == "open" and invoice.get("hosted_invoice_url"):
                 action += " Il peut aussi régler la facture en ligne : le lien est dans l'e-mail envoyé au commercial."
-                links.insert(0, ("Page de paiement de la facture, à transmettre au client", invoice["hosted_invoice_url"]))
+                links.insert(
+                    0, ("Page de paiement de la facture, à transmettre au client", invoice["hosted_invoice_url"])
+                )
         fx.deal_update({"propale_error": f"{problem} {action}"})
         fx.note(f"<p><strong>Prélèvement SEPA rejeté</strong> : {_html(problem)}</p><p>{_html(action)}</p>")
         fx.email(
@@ -307,7 +329,11 @@ class Handler:
                 event,
                 subject=f"Prélèvement rejeté : {customer}, proposition {target.number}",
                 title="Prélèvement SEPA rejeté",
-                paragraphs=[f"{customer} avait accepté la proposition {target.number} (« {snapshot.deal_name} »).", problem, action],
+                paragraphs=[
+                    f"{customer} avait accepté la proposition {target.number} (« {snapshot.deal_name} »).",
+                    problem,
+                    action,
+                ],
                 links=links,
             )
         )
@@ -332,7 +358,9 @@ class Handler:
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
         customer = snapshot.customer.display_name
-        url = self.settings.proposal_url(proposal_token(self.settings.secret_key, target.number, target.proposal.version))
+        url = self.settings.proposal_url(
+            proposal_token(self.settings.secret_key, target.number, target.proposal.version)
+        )
         detail = (
             f"{customer} a accepté la proposition {target.number} le {format_long_date(acceptance.accepted_at)} "
             "mais n'a pas terminé le paiement : la page de paiement Stripe a expiré."
@@ -346,9 +374,15 @@ class Handler:
                 event,
                 subject=f"{customer} a accepté la proposition {target.number} sans la payer",
                 title="Proposition acceptée mais pas payée",
-                paragraphs=[detail, "Renvoyez-lui le lien de sa proposition : il y retrouvera le choix du moyen de paiement."],
+                paragraphs=[
+                    detail,
+                    "Renvoyez-lui le lien de sa proposition : il y retrouvera le choix du moyen de paiement.",
+                ],
                 facts=[("Offre", snapshot.summary[0]), ("Contact", snapshot.customer.contact_name)],
-                links=[("Lien de la proposition, à renvoyer au client", url), ("Voir la transaction dans HubSpot", self.deal_url(target.deal_id))],
+                links=[
+                    ("Lien de la proposition, à renvoyer au client", url),
+                    ("Voir la transaction dans HubSpot", self.deal_url(target.deal_id)),
+                ],
             ),
             key=once,
         )
@@ -378,7 +412,9 @@ class Handler:
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
         currency = invoice["currency"]
-        paid_at = datetime.fromtimestamp((invoice.get("status_transitions") or {}).get("paid_at") or event["created"], UTC)
+        paid_at = datetime.fromtimestamp(
+            (invoice.get("status_transitions") or {}).get("paid_at") or event["created"], UTC
+        )
         method = payment_method_label(self._payment_details(invoice))
         number = invoice.get("number") or invoice["id"]
         renewal = invoice.get("billing_reason") == "subscription_cycle"
@@ -397,7 +433,10 @@ class Handler:
             amount_paid=invoice.get("amount_paid") or 0,
             period=period,
         )
-        attachments = [(f"Facture-{number}.pdf", self.download(invoice["invoice_pdf"])), (f"Recu-{number}.pdf", render_receipt_pdf(receipt))]
+        attachments = [
+            (f"Facture-{number}.pdf", self.download(invoice["invoice_pdf"])),
+            (f"Recu-{number}.pdf", render_receipt_pdf(receipt)),
+        ]
         fx.email(
             build_invoice_email(
                 snapshot,
@@ -433,7 +472,9 @@ class Handler:
         paid = [p for p in payments if p.get("status") == "paid" and (p.get("payment") or {}).get("payment_intent")]
         if not paid:
             return None
-        intent = self.client.v1.payment_intents.retrieve(paid[0]["payment"]["payment_intent"], {"expand": ["latest_charge"]})
+        intent = self.client.v1.payment_intents.retrieve(
+            paid[0]["payment"]["payment_intent"], {"expand": ["latest_charge"]}
+        )
         charge = intent.latest_charge  # expanded: a Charge, not its id
         return charge.to_dict().get("payment_method_details") if isinstance(charge, stripe.Charge) else None
 
@@ -446,7 +487,12 @@ class Handler:
             # The first invoice is paid in Checkout, whose own events tell that story (async_payment_failed).
             return None
         if invoice["status"] != "open":
-            log.info("Stripe event %s: invoice %s is %s by now, nothing to tell", event["id"], invoice["id"], invoice["status"])
+            log.info(
+                "Stripe event %s: invoice %s is %s by now, nothing to tell",
+                event["id"],
+                invoice["id"],
+                invoice["status"],
+            )
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
         customer = snapshot.customer.display_name
@@ -522,9 +568,13 @@ def headline(snapshot: ProposalSnapshot) -> str:
     """The offer in a few words, amounts before VAT: "2 400,00 € HT / mois"."""
     parts = []
     if snapshot.recurring and snapshot.recurring.interval:
-        parts.append(f"{format_amount(snapshot.recurring.net, snapshot.currency)} HT {snapshot.recurring.interval.label}")
+        parts.append(
+            f"{format_amount(snapshot.recurring.net, snapshot.currency)} HT {snapshot.recurring.interval.label}"
+        )
     if snapshot.one_off:
-        parts.append(f"{format_amount(snapshot.one_off.net, snapshot.currency)} HT" + (" de frais ponctuels" if parts else ""))
+        parts.append(
+            f"{format_amount(snapshot.one_off.net, snapshot.currency)} HT" + (" de frais ponctuels" if parts else "")
+        )
     return " + ".join(parts)
 
 
@@ -564,7 +614,6 @@ def _html(text: str) -> str:
 def to_json(value: Any) -> bytes:
     """A payload as the outbox stores it."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
-
 
 
 def queue_slack(ledger: Ledger, key: str, message: dict[str, Any]) -> None:

@@ -128,7 +128,10 @@ def _window_start(ledger: Ledger, now: datetime) -> int:
             "30 jours, ceux d'avant le "
             f"{format_long_date(oldest_kept)} sont perdus (paiements, factures, échecs de prélèvement)."
         )
-        log.error("The Stripe events cursor (%s) is older than Stripe's 30-day retention: events may be lost", since.isoformat())
+        log.error(
+            "The Stripe events cursor (%s) is older than Stripe's 30-day retention: events may be lost",
+            since.isoformat(),
+        )
         payload = operations_alert(
             "Événements Stripe peut-être perdus",
             detail,
@@ -176,4 +179,3 @@ def download_pdf(url: str) -> bytes:
     if not response.content.startswith(b"%PDF"):
         raise ValueError(f"Stripe's invoice PDF is not a PDF ({response.headers.get('content-type')})")
     return response.content
-

@@ -177,7 +177,9 @@ def _replayed(stripe_object: Any) -> bool:
 def paid_session(services: Services, proposal: Proposal, session_id: str) -> str | None:
     """The payment method of the Checkout Session the success page names, if it is one of this
     proposal's and Stripe says it is complete (the id comes from the browser: anyone can type one)."""
-    recorded = next((s for s in services.ledger.checkout_sessions(proposal.id) if s.stripe_session_id == session_id), None)
+    recorded = next(
+        (s for s in services.ledger.checkout_sessions(proposal.id) if s.stripe_session_id == session_id), None
+    )
     if recorded is None:
         return None
     if recorded.status != CheckoutStatus.COMPLETE:

@@ -112,7 +112,9 @@ def accept_proposal(request: Request, token: str, method: str = Form(""), csrf_t
     proposal, snapshot = _proposal(services, token)
     links = Links.of(services.settings, token)
     sent_from = request.headers.get("origin")
-    if sent_from not in (None, "null", origin(services.settings.public_url)) or not services.csrf.is_valid(token, csrf_token):
+    if sent_from not in (None, "null", origin(services.settings.public_url)) or not services.csrf.is_valid(
+        token, csrf_token
+    ):
         log.warning("Refused an acceptance of %s: missing, expired or forged CSRF token", proposal.number)
         return notice(request, "forbidden", proposal=snapshot, seller=snapshot.seller, links=links)
     if method not in offered_methods(services.settings, snapshot):

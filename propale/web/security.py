@@ -60,7 +60,7 @@ class RateLimit:
 
     @classmethod
     def parse(cls, text: str) -> RateLimit:
-        """"10/60" means 10 requests per 60 seconds."""
+        """ "10/60" means 10 requests per 60 seconds."""
         try:
             requests, window = text.split("/")
             limit = cls(int(requests), float(window))

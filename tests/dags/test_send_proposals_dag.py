@@ -41,7 +41,9 @@ def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
 
     [email] = demo.emails("lea.garnier@atelier-lumen.example")
     assert lumen["propale_proposal_number"] in email["subject"]
-    assert email["reply_to"].endswith("@lafabrique-commune.example>") or "@lafabrique-commune.example" in email["reply_to"]
+    assert (
+        email["reply_to"].endswith("@lafabrique-commune.example>") or "@lafabrique-commune.example" in email["reply_to"]
+    )
     detail = demo.email_detail(email)
     assert lumen["propale_proposal_url"] in detail["html"] and "Voir ma proposition" in detail["html"]
     assert lumen["propale_proposal_url"] in detail["text"]
@@ -90,8 +92,14 @@ def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
 
 
 def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
-    contact_id = demo.hubspot.crm.associations.v4.basic_api.get_page("deals", demo.deal_ids[NO_EMAIL], "contacts").results[0].to_object_id
-    demo.hubspot.crm.contacts.basic_api.update(str(contact_id), {"properties": {"email": "maxime.girard@vasseur-avocats.example"}})
+    contact_id = (
+        demo.hubspot.crm.associations.v4.basic_api.get_page("deals", demo.deal_ids[NO_EMAIL], "contacts")
+        .results[0]
+        .to_object_id
+    )
+    demo.hubspot.crm.contacts.basic_api.update(
+        str(contact_id), {"properties": {"email": "maxime.girard@vasseur-avocats.example"}}
+    )
     demo.flag(NO_EMAIL)
     demo.airflow.dags_test("propale_send_proposals", conf={"deal_ids": [demo.deal_ids[NO_EMAIL]]})
     assert demo.deal(NO_EMAIL)["propale_status"] == "sent"
@@ -101,7 +109,11 @@ def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
 
 def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     """Kill the whole Airflow process as soon as the first email lands, then run again."""
-    names = ["Onde Verte — 2 bureaux fixes au trimestre", "Collectif Paprika — bureau privé 2 places", "Atelier Lumen — bureau fixe supplémentaire"]
+    names = [
+        "Onde Verte — 2 bureaux fixes au trimestre",
+        "Collectif Paprika — bureau privé 2 places",
+        "Atelier Lumen — bureau fixe supplémentaire",
+    ]
     demo.flag(*names)
     before = {m["id"] for m in demo.emails()}
     arrived = demo.run_killed_after_first_email("propale_send_proposals")
@@ -119,7 +131,10 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
 
 def test_writes_hubspot_refused_are_made_by_the_next_run_exactly_once(demo):
     """HubSpot answers the write-back with a 207 refusing one deal's update and note."""
-    refused, accepted = "Studio Kairos — bureau privé 2 places et mise en service", "Onde Verte — 5 postes nomades pour l'été"
+    refused, accepted = (
+        "Studio Kairos — bureau privé 2 places et mise en service",
+        "Onde Verte — 5 postes nomades pour l'été",
+    )
     demo.flag(refused, accepted)
     emails_before = len(demo.emails())
     with demo.sandbox.admin("hubspot") as admin:

@@ -67,8 +67,12 @@ def test_a_pre_basil_subscription_invoice_event_is_propales(old_account, ledger,
         report = read(client, ledger)
     assert report.processed >= 2 and report.ignored == 0 and not report.failed
     invoice = client.v1.invoices.retrieve(invoice_id)
-    subjects = [str(message_from_bytes(d.payload, policy=policy.SMTP)["Subject"]) for d in ledger.pending_deliveries(kind=EMAIL)]
-    assert any(s.startswith(f"Votre facture {invoice.number}") for s in subjects), "the customer's invoice email is queued"
+    subjects = [
+        str(message_from_bytes(d.payload, policy=policy.SMTP)["Subject"]) for d in ledger.pending_deliveries(kind=EMAIL)
+    ]
+    assert any(s.startswith(f"Votre facture {invoice.number}") for s in subjects), (
+        "the customer's invoice email is queued"
+    )
     warnings = [r.getMessage() for r in caplog.records if WARNING in r.getMessage()]
     assert len(warnings) == 1 and stripe.api_version in warnings[0]
 
@@ -116,7 +120,10 @@ def test_the_whole_loop_on_an_account_on_2024_06_20(world):
 
     # The SEPA debit clears; a month later the clock's subscription renews.
     wait_for(
-        lambda: world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sepa.id).invoice).status == "paid",
+        lambda: (
+            world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sepa.id).invoice).status
+            == "paid"
+        ),
         timeout=60,
     )
     target = int((datetime.fromtimestamp(clock.frozen_time, UTC) + timedelta(days=32)).timestamp())

@@ -35,6 +35,7 @@ from support.sync_world import (
 
 pytestmark = pytest.mark.timeout(900)
 
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, airflow_for):
     for sandbox, airflow in running_demo(tmp_path_factory, airflow_for, "sync"):
@@ -88,7 +89,10 @@ def test_a_card_subscription_accepts_the_deal_and_tells_everyone(world, paid_by_
     # The customer: the first invoice, with Stripe's PDF and Propale's receipt.
     invoice = world.stripe.v1.invoices.retrieve(session.invoice)
     message = invoice_email(world, CARD_SUBSCRIPTION, invoice)
-    assert message["subject"] == f"Votre facture {invoice.number} – {world.proposal(CARD_SUBSCRIPTION).snapshot.seller.name}"
+    assert (
+        message["subject"]
+        == f"Votre facture {invoice.number} – {world.proposal(CARD_SUBSCRIPTION).snapshot.seller.name}"
+    )
     assert world.rep_email(CARD_SUBSCRIPTION) in message["reply_to"]
     text = world.email_detail(message)["text"]
     assert "Bonjour Léa," in text and "chaque mois" in text
@@ -138,7 +142,10 @@ def sepa_and_expiry(world):
     """SEPA debits that take a while to clear, and a payment page left to expire after a click."""
     # Long enough for the first sync to run while the debits are still pending, even on a busy machine.
     world.stripe_faults(sepa_delay_s=45)
-    sessions = {SEPA_PAID: world.open_checkout(SEPA_PAID, "sepa_debit"), SEPA_REJECTED: world.open_checkout(SEPA_REJECTED, "sepa_debit")}
+    sessions = {
+        SEPA_PAID: world.open_checkout(SEPA_PAID, "sepa_debit"),
+        SEPA_REJECTED: world.open_checkout(SEPA_REJECTED, "sepa_debit"),
+    }
     world.pay(sessions[SEPA_PAID].id, iban=SEPA_OK, name="Nadia Benali")
     world.pay(sessions[SEPA_REJECTED].id, iban=SEPA_KO, name="Manon Lambert")
     expired = world.open_checkout(EXPIRED, "card")
@@ -170,7 +177,9 @@ def test_a_sepa_debit_accepts_at_once_and_notes_the_debit_until_it_clears(world,
 
     notes = world.note_bodies(SEPA_PAID)
     assert any("Prélèvement SEPA réussi" in n for n in notes)
-    invoice = world.stripe.v1.invoices.retrieve(world.stripe.v1.checkout.sessions.retrieve(sessions[SEPA_PAID].id).invoice)
+    invoice = world.stripe.v1.invoices.retrieve(
+        world.stripe.v1.checkout.sessions.retrieve(sessions[SEPA_PAID].id).invoice
+    )
     assert invoice.status == "paid"
     message = invoice_email(world, SEPA_PAID, invoice)
     assert_invoice_and_receipt(world, message, invoice)
@@ -188,7 +197,11 @@ def test_a_rejected_sepa_debit_alerts_the_rep_and_the_team(world, sepa_and_expir
     assert rep_email["envelope_to"] == [world.rep_email(SEPA_REJECTED)]
     assert "/invoice/" in world.email_detail(rep_email)["text"], "the open invoice's payment page, to forward"
     assert any("Prélèvement SEPA rejeté" in post for post in world.slack_about(SEPA_REJECTED))
-    assert not [m for m in world.emails() if world.customer_email(SEPA_REJECTED) in m["envelope_to"] and "facture" in m["subject"].lower()]
+    assert not [
+        m
+        for m in world.emails()
+        if world.customer_email(SEPA_REJECTED) in m["envelope_to"] and "facture" in m["subject"].lower()
+    ]
 
 
 def test_an_expired_payment_page_after_a_click_tells_the_rep_to_send_the_link_again(world, sepa_and_expiry):
@@ -247,4 +260,8 @@ def test_a_rerun_sends_nothing_twice(world):
     emails, posts = len(world.emails()), len(world.slack_posts())
     notes = len(world.note_bodies(CARD_SUBSCRIPTION))
     world.sync()
-    assert (len(world.emails()), len(world.slack_posts()), len(world.note_bodies(CARD_SUBSCRIPTION))) == (emails, posts, notes)
+    assert (len(world.emails()), len(world.slack_posts()), len(world.note_bodies(CARD_SUBSCRIPTION))) == (
+        emails,
+        posts,
+        notes,
+    )

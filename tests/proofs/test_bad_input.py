@@ -42,7 +42,13 @@ class Case:
 
 
 def _company(key: str) -> dict[str, str]:
-    return {"name": f"Client {key} SAS", "address": "5 rue Mercière", "zip": "69002", "city": "Lyon", "country": "France"}
+    return {
+        "name": f"Client {key} SAS",
+        "address": "5 rue Mercière",
+        "zip": "69002",
+        "city": "Lyon",
+        "country": "France",
+    }
 
 
 def _contact(key: str, **properties: str) -> dict[str, str]:
@@ -50,10 +56,19 @@ def _contact(key: str, **properties: str) -> dict[str, str]:
 
 
 def _line(name: str, quantity: str = "1", price: str = "100", **properties: str) -> dict[str, str]:
-    return {"name": name, "quantity": quantity, "price": price, "hs_tax_rate": "20", "hs_line_item_currency_code": "EUR", **properties}
+    return {
+        "name": name,
+        "quantity": quantity,
+        "price": price,
+        "hs_tax_rate": "20",
+        "hs_line_item_currency_code": "EUR",
+        **properties,
+    }
 
 
-def _deal(key: str, *, contact: dict[str, str] | bool | None = True, lines: list[dict[str, str]] | None = None) -> NewDeal:
+def _deal(
+    key: str, *, contact: dict[str, str] | bool | None = True, lines: list[dict[str, str]] | None = None
+) -> NewDeal:
     return NewDeal(
         name=f"Cas {key} — bureau fixe",
         contact=_contact(key) if contact is True else (contact or None),
@@ -76,7 +91,11 @@ CASES = [
         ("adresse e-mail", "n’est pas valide", "corrigez"),
     ),
     Case("no-line-items", _deal("sans-ligne", lines=[]), ("aucune ligne de produit", "ajoutez")),
-    Case("quantity-zero", _deal("quantite-nulle", lines=[_line("Poste nomade", quantity="0")]), ("quantité", "supérieur à zéro")),
+    Case(
+        "quantity-zero",
+        _deal("quantite-nulle", lines=[_line("Poste nomade", quantity="0")]),
+        ("quantité", "supérieur à zéro"),
+    ),
     Case(
         "quantity-negative",
         _deal("quantite-negative", lines=[_line("Poste nomade", quantity="-2")]),
@@ -89,14 +108,23 @@ CASES = [
     ),
     Case(
         "full-discount",
-        _deal("remise-totale", lines=[_line("Bureau fixe", price="320"), _line("Frais de dossier", hs_discount_percentage="100")]),
+        _deal(
+            "remise-totale",
+            lines=[_line("Bureau fixe", price="320"), _line("Frais de dossier", hs_discount_percentage="100")],
+        ),
         ("remise de 100 %", "Frais de dossier"),
     ),
     # A free line may go with a paid offer; a proposal with nothing to pay is not a sale.
-    Case("nothing-to-pay", _deal("gratuite", lines=[_line("Visite des locaux", price="0")]), ("montant total", "nul", "ligne payante")),
+    Case(
+        "nothing-to-pay",
+        _deal("gratuite", lines=[_line("Visite des locaux", price="0")]),
+        ("montant total", "nul", "ligne payante"),
+    ),
     Case(
         "mixed-currencies",
-        _deal("deux-devises", lines=[_line("Bureau fixe", price="320"), _line("Salle", hs_line_item_currency_code="USD")]),
+        _deal(
+            "deux-devises", lines=[_line("Bureau fixe", price="320"), _line("Salle", hs_line_item_currency_code="USD")]
+        ),
         ("plusieurs devises", "EUR, USD"),
     ),
     Case(
@@ -111,7 +139,11 @@ CASES = [
         ("même fréquence de facturation", "chaque mois", "chaque année"),
     ),
     # The fixture points this line at a product, then deletes the product from HubSpot's library.
-    Case("deleted-product", _deal("produit-supprime", lines=[_line("Casier de rangement", price="25")]), ("supprimé de la bibliothèque", "produit actif")),
+    Case(
+        "deleted-product",
+        _deal("produit-supprime", lines=[_line("Casier de rangement", price="25")]),
+        ("supprimé de la bibliothèque", "produit actif"),
+    ),
     # The fixture gives this deal to a rep whose HubSpot user is then removed.
     Case("archived-owner", _deal("commercial-parti"), ("propriétaire", "désactivé", "commercial actif")),
 ]
@@ -120,7 +152,11 @@ CASE = {case.id: case for case in CASES}
 # Valid, only unusual: sent as it is, the names whole wherever there is room for them.
 UNUSUAL = NewDeal(
     name=LONG_DEAL_NAME,
-    contact={"firstname": "Zoë-Åsa", "lastname": "Nguye\u0302\u0303n 李", "email": "zoe.nguyen@ateliers-reunis.example"},
+    contact={
+        "firstname": "Zoë-Åsa",
+        "lastname": "Nguye\u0302\u0303n 李",
+        "email": "zoe.nguyen@ateliers-reunis.example",
+    },
     company={**_company("unusual"), "name": LONG_COMPANY_NAME},
     line_items=[_line(LONG_LINE_NAME, quantity="2", price="190", recurringbillingfrequency="monthly")],
     properties={"deal_currency_code": "EUR"},
@@ -165,7 +201,9 @@ def run(tmp_path_factory, airflow_for):
         deleted_product = CASE["deleted-product"].deal
         deals = [owned(case.deal) for case in CASES if case.id not in ("deleted-product", "archived-owner")]
         deals += [
-            owned(replace(deleted_product, line_items=[{**deleted_product.line_items[0], "hs_product_id": product.id}])),
+            owned(
+                replace(deleted_product, line_items=[{**deleted_product.line_items[0], "hs_product_id": product.id}])
+            ),
             owned(CASE["archived-owner"].deal, by=leaving_owner_id),
             owned(UNUSUAL),
         ]
@@ -215,7 +253,9 @@ def test_unusual_names_arrive_intact_in_the_email_slack_and_hubspot(run):
     assert deal["propale_status"] == "sent", deal["propale_error"]
     [email] = run.world.emails(UNUSUAL.contact["email"])
     subject = email["subject"]
-    assert subject.startswith(f"Votre proposition commerciale {deal['propale_proposal_number']} : {LONG_DEAL_NAME[:60]}")
+    assert subject.startswith(
+        f"Votre proposition commerciale {deal['propale_proposal_number']} : {LONG_DEAL_NAME[:60]}"
+    )
     assert subject.endswith("…") and len(subject) <= 150, "one line, shortened for an inbox"
     body = run.world.email_detail(email)["text"]
     assert body.startswith("Bonjour Zoë-Åsa,") and LONG_DEAL_NAME in body
@@ -263,7 +303,10 @@ def test_incomplete_seller_details_put_flagged_deals_in_error_once_and_a_fix_let
     run = demo.airflow.dags_test("propale_send_proposals")
     log = run.stdout + run.stderr
 
-    assert "No proposal can be sent until Propale's settings are fixed: propale_seller is missing required field(s): siren, vat_number." in log
+    assert (
+        "No proposal can be sent until Propale's settings are fixed: propale_seller is missing required field(s): siren, vat_number."
+        in log
+    )
     assert _tries(log) == 1, "a setting cannot fix itself: no retry"
     for name in (LUMEN, KAIROS):
         deal = demo.deal(name)

@@ -102,7 +102,9 @@ def _journey(browser, site: Site, recipient: str, viewport: dict, prefix: str) -
     context = browser.new_context(viewport=viewport, locale="fr-FR", device_scale_factor=1)
     page = context.new_page()
     blocked: list[str] = []
-    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None
+    )
     try:
         message = _email_to(site, recipient)
         page.goto(f"{site.sandbox.config.mailbox_url}/messages/{message['id']}/html")

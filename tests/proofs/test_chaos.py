@@ -185,7 +185,9 @@ class ChaosWorld(DemoWorld):
             self.answer_unconfirmed(after)
             changes = [f"{len(self.emails()) - emails} emails", f"{len(self.slack_posts()) - posts} Slack posts"]
             changes += [f"{self.names[i]} changed" for i in after if after[i] != deals.get(i)]
-            changes += [f"{self.names[i]} flagged" for i, p in after.items() if p["propale_status"] == Status.TO_PROPOSE]
+            changes += [
+                f"{self.names[i]} flagged" for i, p in after.items() if p["propale_status"] == Status.TO_PROPOSE
+            ]
             if changes == ["0 emails", "0 Slack posts"] and ready:
                 return attempt
         raise AssertionError(f"{dag_id} still had work after {MAX_RUNS} runs ({self.run_logs[-1]}): {changes[:12]}")
@@ -195,7 +197,8 @@ class ChaosWorld(DemoWorld):
     def customers_pay(self) -> None:
         deals = self.all_deals()
         payers = sorted(
-            (i for i, p in deals.items() if p["propale_status"] == Status.SENT and self.names[i] not in NEVER_PAY), key=int
+            (i for i, p in deals.items() if p["propale_status"] == Status.SENT and self.names[i] not in NEVER_PAY),
+            key=int,
         )
         records = self.gateway.read_deals(payers)
         jobs = []
@@ -210,7 +213,10 @@ class ChaosWorld(DemoWorld):
 
     def _pay(self, payment: Payment, address: str, number: str, name: str) -> None:
         with Customer(
-            self.sandbox.config.mailbox_url, self.airflow.public_url, "propale-chaos", tries_after_error=TRIES_AFTER_ERROR
+            self.sandbox.config.mailbox_url,
+            self.airflow.public_url,
+            "propale-chaos",
+            tries_after_error=TRIES_AFTER_ERROR,
         ) as customer:
             try:
                 payment.session_id = customer.accept_and_pay(address, number, payment.method, name)
@@ -268,7 +274,17 @@ def _serve_customer_page(airflow, log: Path) -> subprocess.Popen:
     port = free_port()
     airflow.public_url = f"http://127.0.0.1:{port}/propale"
     env = {**airflow.env, "PROPALE_WEB_RATE_LIMIT": "100000/60"}
-    command = [sys.executable, "-m", "uvicorn", "propale_dev.demo:customer_page", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "propale_dev.demo:customer_page",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
 
@@ -357,7 +373,9 @@ def test_every_customer_could_pay(chaos):
     assert not problems
     for payment in world.payments.values():
         number = evidence.deals[payment.deal_id]["propale_proposal_number"]
-        causes = re.findall(rf"(?:Stripe refused the checkout|Could not check the Checkout Session) of {number}:", evidence.logs)
+        causes = re.findall(
+            rf"(?:Stripe refused the checkout|Could not check the Checkout Session) of {number}:", evidence.logs
+        )
         assert len(causes) >= payment.error_pages, f"{number}: {payment.error_pages} error pages, {len(causes)} logged"
     methods = Counter(p.method for p in world.payments.values())
     assert methods["card"] > 100 and methods["sepa_debit"] > 100

@@ -119,7 +119,11 @@ def test_every_airflow_option_in_compose_is_one_airflow_knows():
 def test_env_example_defines_every_variable_compose_needs():
     compose = (REPO / "docker-compose.yaml").read_text()
     needed = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", compose))  # `$$` is compose's escape
-    example = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    example = {
+        line.split("=", 1)[0]
+        for line in (REPO / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     assert needed <= example, f"missing from .env.example: {sorted(needed - example)}"
     for line in (REPO / ".env.example").read_text().splitlines():
         name, _, value = line.partition("=")
@@ -185,7 +189,13 @@ class ProductionAirflow(Airflow):
         # Compose's commands and health checks call `airflow`, `celery`, `uvicorn`, `python`: this
         # environment's. AIRFLOW_ADMIN_PASSWORD comes from .env in compose.
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-        return {**super().env, **self.options, "AIRFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD, "PATH": path, "PYTHONUNBUFFERED": "1"}
+        return {
+            **super().env,
+            **self.options,
+            "AIRFLOW_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "PATH": path,
+            "PYTHONUNBUFFERED": "1",
+        }
 
 
 class Cluster:
@@ -294,14 +304,20 @@ class Cluster:
         """A JWT from SimpleAuthManager's /auth/token, as any API client gets one."""
 
         def token() -> str | None:
-            response = httpx.post(f"{self.api}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10)
+            response = httpx.post(
+                f"{self.api}/auth/token", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10
+            )
             return response.json()["access_token"] if response.status_code == 201 else None
 
         jwt = self.wait("a token from the API server's /auth/token", token, timeout=60)
         self.rest = httpx.Client(base_url=f"{self.api}/api/v2", headers={"Authorization": f"Bearer {jwt}"}, timeout=30)
 
     def trigger(self, dag_id: str, conf: dict | None = None) -> str:
-        self.wait(f"{dag_id} parsed by the dag-processor", lambda: self.rest.get(f"/dags/{dag_id}").status_code == 200, timeout=120)
+        self.wait(
+            f"{dag_id} parsed by the dag-processor",
+            lambda: self.rest.get(f"/dags/{dag_id}").status_code == 200,
+            timeout=120,
+        )
         response = self.rest.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         assert response.status_code == 200, response.text
         return response.json()["dag_run_id"]
@@ -313,7 +329,10 @@ class Cluster:
 
         def tasks() -> str:
             response = self.rest.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-            return "\n".join(f"  {t['task_id']}[{t['map_index']}]: {t['state']} (try {t['try_number']})" for t in response.json()["task_instances"])
+            return "\n".join(
+                f"  {t['task_id']}[{t['map_index']}]: {t['state']} (try {t['try_number']})"
+                for t in response.json()["task_instances"]
+            )
 
         try:
             state = self.wait(f"{dag_id} run {run_id} to finish", finished, timeout=timeout, interval=2)
@@ -351,7 +370,10 @@ def databases(services_available) -> Iterator[tuple[str, str]]:
         with admin.connect() as connection:
             for name in names:
                 connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield tuple(server.set(drivername="postgresql+psycopg2", database=n).render_as_string(hide_password=False) for n in names)
+        yield tuple(
+            server.set(drivername="postgresql+psycopg2", database=n).render_as_string(hide_password=False)
+            for n in names
+        )
     finally:
         with admin.connect() as connection:
             for name in names:
@@ -372,7 +394,13 @@ def broker(services_available) -> Iterator[str]:
         client.close()
 
 
-AIRFLOW_SERVICES = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker"]
+AIRFLOW_SERVICES = [
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+]
 
 
 @pytest.fixture(scope="module")
@@ -392,7 +420,14 @@ def cluster(tmp_path_factory, databases, broker) -> Iterator[Cluster]:
         for service in AIRFLOW_SERVICES:
             stack.callback(lambda s=service: cluster.components[s].stop() if s in cluster.components else None)
 
-        init = subprocess.run(cluster.command("airflow-init"), cwd=REPO, env=cluster.env("airflow-init"), capture_output=True, text=True, check=False)
+        init = subprocess.run(
+            cluster.command("airflow-init"),
+            cwd=REPO,
+            env=cluster.env("airflow-init"),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert init.returncode == 0, f"airflow-init failed:\n{init.stdout[-3000:]}\n{init.stderr[-3000:]}"
         for service in AIRFLOW_SERVICES[:-1]:
             cluster.start(service)
@@ -411,7 +446,9 @@ def test_each_service_passes_its_compose_health_check(cluster, service):
 def test_the_api_server_sees_every_component_healthy(cluster):
     def healthy() -> bool:
         health = httpx.get(f"{cluster.api}/api/v2/monitor/health", timeout=10).json()
-        return all(health[part]["status"] == "healthy" for part in ("metadatabase", "scheduler", "triggerer", "dag_processor"))
+        return all(
+            health[part]["status"] == "healthy" for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        )
 
     cluster.wait("/api/v2/monitor/health to report every component healthy", healthy, timeout=60)
 
@@ -423,7 +460,9 @@ def test_the_whole_loop_runs_through_the_separate_components(cluster):
     # Propale's deal properties, as an operator creates them once (`docker compose exec
     # airflow-worker propale setup`); the reps can then flag deals, and the proposals go out
     # through the API server, the scheduler and the worker.
-    setup = subprocess.run(["propale", "setup"], env=cluster.env("airflow-worker"), capture_output=True, text=True, check=False)
+    setup = subprocess.run(
+        ["propale", "setup"], env=cluster.env("airflow-worker"), capture_output=True, text=True, check=False
+    )
     assert setup.returncode == 0, f"propale setup failed:\n{setup.stderr[-3000:]}"
     site.flag(*DEALS)
     send_run = cluster.trigger("propale_send_proposals", {"deal_ids": hubspot_ids})
@@ -458,7 +497,9 @@ def test_the_whole_loop_runs_through_the_separate_components(cluster):
         invoice = site.stripe.v1.invoices.retrieve(deal["stripe_invoice_id"] or _first_invoice(site, deal))
         [message] = [m for m in _messages(site) if invoice.number in m["subject"]]  # the customer
         assert [a["content_type"] for a in message["attachments"]] == ["application/pdf", "application/pdf"]
-    posts = " ".join(" ".join(p["block_texts"]) for p in httpx.get(f"{site.sandbox.config.slack_url}/api/messages").json())
+    posts = " ".join(
+        " ".join(p["block_texts"]) for p in httpx.get(f"{site.sandbox.config.slack_url}/api/messages").json()
+    )
     assert "Proposition acceptée" in posts
     for name in DEALS:
         assert name in posts
@@ -467,16 +508,32 @@ def test_the_whole_loop_runs_through_the_separate_components(cluster):
     # only queues them).
     worker_log = cluster.components["airflow-worker"].log()
     ran = cluster.tasks_run()
-    assert {t["task_id"] for t in ran} >= {"send_proposals", "write_back_to_hubspot", "read_stripe_events", "post_to_slack"}
+    assert {t["task_id"] for t in ran} >= {
+        "send_proposals",
+        "write_back_to_hubspot",
+        "read_stripe_events",
+        "post_to_slack",
+    }
     for task in ran:
         assert task["queue"] == "default", task
-        pattern = rf"Executing workload in Celery: .*task_id='{task['task_id']}'.*run_id='{re.escape(task['dag_run_id'])}'"
+        pattern = (
+            rf"Executing workload in Celery: .*task_id='{task['task_id']}'.*run_id='{re.escape(task['dag_run_id'])}'"
+        )
         assert re.search(pattern, worker_log), f"{task['task_id']} of {task['dag_run_id']} is not in the worker's log"
 
 
 def _deals(site: Site, ids: list[str]) -> list[dict]:
-    properties = ["propale_status", "propale_proposal_number", "propale_proposal_url", "propale_payment_method", "stripe_subscription_id", "stripe_invoice_id"]
-    response = site.hubspot.crm.deals.batch_api.read(BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in ids], properties=properties))
+    properties = [
+        "propale_status",
+        "propale_proposal_number",
+        "propale_proposal_url",
+        "propale_payment_method",
+        "stripe_subscription_id",
+        "stripe_invoice_id",
+    ]
+    response = site.hubspot.crm.deals.batch_api.read(
+        BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in ids], properties=properties)
+    )
     by_id = {deal.id: deal.properties for deal in response.results}
     return [by_id[i] for i in ids]
 
@@ -487,4 +544,3 @@ def _messages(site: Site) -> list[dict]:
 
 def _first_invoice(site: Site, deal: dict) -> str:
     return site.stripe.v1.subscriptions.retrieve(deal["stripe_subscription_id"]).latest_invoice
-

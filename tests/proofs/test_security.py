@@ -111,7 +111,15 @@ class Attacked:
 def _create_hostile_deal(hubspot) -> str:
     """What a careless or malicious HubSpot user can type into names, through HubSpot's API."""
     company = hubspot.crm.companies.basic_api.create(
-        {"properties": {"name": COMPANY, "address": f"1 rue {IMG}", "zip": "69001", "city": "Lyon", "country": "France"}}
+        {
+            "properties": {
+                "name": COMPANY,
+                "address": f"1 rue {IMG}",
+                "zip": "69001",
+                "city": "Lyon",
+                "country": "France",
+            }
+        }
     )
     contact = hubspot.crm.contacts.basic_api.create(
         {"properties": {"firstname": FIRST_NAME, "lastname": LAST_NAME, "email": CUSTOMER_EMAIL}}
@@ -128,9 +136,20 @@ def _create_hostile_deal(hubspot) -> str:
     )
     v4 = hubspot.crm.associations.v4.basic_api
     # HubSpot's default association types: primary company, contact, line items.
-    links = (("companies", company, 5), ("contacts", contact, 3), ("line_items", recurring, 19), ("line_items", one_off, 19))
+    links = (
+        ("companies", company, 5),
+        ("contacts", contact, 3),
+        ("line_items", recurring, 19),
+        ("line_items", one_off, 19),
+    )
     for kind, target, type_id in links:
-        v4.create("deals", deal.id, kind, target.id, [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}])
+        v4.create(
+            "deals",
+            deal.id,
+            kind,
+            target.id,
+            [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}],
+        )
     return deal.id
 
 
@@ -339,7 +358,9 @@ def test_a_version_1_link_after_version_2_was_issued_shows_the_replaced_page(att
     assert "Proposition remplacée" in response.text and "ce lien n’est plus valable" in response.text
     assert new_link.rsplit("/", 1)[1] not in response.text, "the old link does not lead to the new one"
     csrf = CsrfTokens(site.settings.secret_key, 3600).issue(old_link.rsplit("/", 1)[1])
-    refused = client.post(f"{old_link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin})
+    refused = client.post(
+        f"{old_link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin}
+    )
     assert refused.status_code == 410
     assert attacked.checkout_sessions(ONDE) == []
     assert client.get(new_link).status_code == 200
@@ -358,7 +379,9 @@ def test_an_expired_proposal_cannot_be_accepted_and_the_page_says_so_politely(at
     assert f"La proposition {proposal.number} était valable jusqu’au" in shown and "ne peut plus être acceptée" in shown
     assert "Nous serons ravis de vous en adresser une nouvelle." in shown
     csrf = CsrfTokens(site.settings.secret_key, 3600).issue(link.rsplit("/", 1)[1])
-    refused = client.post(f"{link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin})
+    refused = client.post(
+        f"{link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin}
+    )
     assert refused.status_code == 410
     assert site.ledger.acceptance(proposal.id) is None and attacked.checkout_sessions(PAPRIKA) == []
 
@@ -380,7 +403,10 @@ def test_forged_acceptances_are_refused_and_leave_no_trace_in_the_ledger_or_at_s
         expired = CsrfTokens(site.settings.secret_key, 3600).issue(token)
     forgeries = {
         "no CSRF token": ({"method": "card"}, site.origin),
-        "another proposal's CSRF token": ({"method": "card", "csrf_token": other_forms["card"]["csrf_token"]}, site.origin),
+        "another proposal's CSRF token": (
+            {"method": "card", "csrf_token": other_forms["card"]["csrf_token"]},
+            site.origin,
+        ),
         "an expired CSRF token": ({"method": "card", "csrf_token": expired}, site.origin),
         "a valid token posted from another site": ({"method": "card", "csrf_token": valid}, "https://evil.example"),
     }
@@ -481,7 +507,13 @@ def test_no_link_key_password_or_customer_data_in_any_log(attacked, paid):
     logs = attacked.logs()
     everything = "\n".join(logs.values())
     # What was read is the real thing: each step logged what it did.
-    for evidence in ("Proposal DEV-", "emailed for deal", "Stripe events since", "Emails: ", "Checkout Session opened for"):
+    for evidence in (
+        "Proposal DEV-",
+        "emailed for deal",
+        "Stripe events since",
+        "Emails: ",
+        "Checkout Session opened for",
+    ):
         assert evidence in everything, evidence
     for where, text in logs.items():
         for what, secret in secrets_.items():

@@ -55,7 +55,12 @@ def test_setup_adds_what_is_missing_without_clobbering_an_admins_changes(hubspot
     status = client.crm.properties.core_api.get_by_name("deals", "propale_status")
     # An admin renames a label, adds an option of their own, and someone deletes "error".
     options = [
-        OptionInput(label="Envoyée au client" if o.value == "sent" else o.label, value=o.value, display_order=o.display_order, hidden=False)
+        OptionInput(
+            label="Envoyée au client" if o.value == "sent" else o.label,
+            value=o.value,
+            display_order=o.display_order,
+            hidden=False,
+        )
         for o in status.options
         if o.value != "error"
     ] + [OptionInput(label="En pause", value="on_hold", display_order=9, hidden=False)]
@@ -85,7 +90,14 @@ def test_properties_missing_beside_existing_ones_are_created_and_reported(hubspo
     _sandbox, client, gateway = hubspot
     client.crm.properties.groups_api.create("deals", {"name": "propale", "label": "Propale"})
     client.crm.properties.core_api.create(
-        "deals", {"name": "propale_error", "label": "Erreur Propale", "type": "string", "fieldType": "textarea", "groupName": "propale"}
+        "deals",
+        {
+            "name": "propale_error",
+            "label": "Erreur Propale",
+            "type": "string",
+            "fieldType": "textarea",
+            "groupName": "propale",
+        },
     )
     setup = gateway.ensure_deal_properties()
     assert not setup.first_setup and not setup.group_created
@@ -179,7 +191,9 @@ def test_a_note_with_its_pdf_lands_on_the_deal_timeline(hubspot):
         timestamp="2026-11-27T10:00:00.000Z",
     )
     [association] = client.crm.associations.v4.basic_api.get_page("deals", deal_id, "notes").results
-    note = client.crm.objects.notes.basic_api.get_by_id(str(association.to_object_id), properties=["hs_note_body", "hs_attachment_ids"])
+    note = client.crm.objects.notes.basic_api.get_by_id(
+        str(association.to_object_id), properties=["hs_note_body", "hs_attachment_ids"]
+    )
     file = client.files.files_api.get_by_id(note.properties["hs_attachment_ids"])
     assert file.name.startswith("DEV-2026-00001")
     assert "DEV-2026-00001" in note.properties["hs_note_body"]

@@ -15,7 +15,11 @@ KEY = "proposal-email:DEV-2026-00042:v1"
 
 def build(snapshot=None, **options):
     return build_proposal_email(
-        snapshot or sample_snapshot(), url=URL, pdf=PDF, idempotency_key=KEY, **{"from_address": "propositions@bureauxducanal.fr", **options}
+        snapshot or sample_snapshot(),
+        url=URL,
+        pdf=PDF,
+        idempotency_key=KEY,
+        **{"from_address": "propositions@bureauxducanal.fr", **options},
     )
 
 

@@ -39,13 +39,17 @@ def _flagged_deals(gateway: HubSpotGateway, *names: str) -> list[str]:
 
 
 def _status(gateway: HubSpotGateway, deal_id: str) -> str:
-    return gateway.client.crm.deals.basic_api.get_by_id(deal_id, properties=["propale_status"]).properties["propale_status"]
+    return gateway.client.crm.deals.basic_api.get_by_id(deal_id, properties=["propale_status"]).properties[
+        "propale_status"
+    ]
 
 
 def _notes(gateway: HubSpotGateway, deal_id: str) -> list[str]:
     links = gateway.client.crm.associations.v4.basic_api.get_page("deals", deal_id, "notes").results
     return [
-        gateway.client.crm.objects.notes.basic_api.get_by_id(str(link.to_object_id), properties=["hs_note_body"]).properties["hs_note_body"]
+        gateway.client.crm.objects.notes.basic_api.get_by_id(
+            str(link.to_object_id), properties=["hs_note_body"]
+        ).properties["hs_note_body"]
         for link in links
     ]
 
@@ -54,16 +58,24 @@ def _sent(ledger: Ledger, deal_id: str, name: str) -> DealOutcome:
     """A proposal issued and emailed for the deal, as the first two steps of a run leave it."""
     deal = sample_deal(id=deal_id, name=name)
     proposal = ledger.issue_proposal(
-        deal_id, request_key="flagged-at-1", source_fingerprint=source_fingerprint(deal), issued_at=ISSUED_AT, validity_days=30
+        deal_id,
+        request_key="flagged-at-1",
+        source_fingerprint=source_fingerprint(deal),
+        issued_at=ISSUED_AT,
+        validity_days=30,
     )
-    ledger.stage_snapshot(proposal.id, build_snapshot(deal, SETTINGS, proposal.number, proposal.version, ISSUED_AT, proposal.valid_until))
+    ledger.stage_snapshot(
+        proposal.id, build_snapshot(deal, SETTINGS, proposal.number, proposal.version, ISSUED_AT, proposal.valid_until)
+    )
     outcome = deliver(ledger, SETTINGS, DealOutcome(deal_id, name, proposal_id=proposal.id), lambda message: None, None)
     assert outcome.problems == []
     return outcome
 
 
 def _note_delivery(ledger: Ledger, outcome: DealOutcome):
-    [delivery] = [d for d in ledger.pending_deliveries(kind=PROPOSAL_NOTE) if d.proposal_id == outcome.proposal_id] or [None]
+    [delivery] = [d for d in ledger.pending_deliveries(kind=PROPOSAL_NOTE) if d.proposal_id == outcome.proposal_id] or [
+        None
+    ]
     return delivery
 
 
@@ -73,7 +85,9 @@ def _note_delivery(ledger: Ledger, outcome: DealOutcome):
 def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, hubspot_admin):
     kept, refused = _flagged_deals(gateway, "Accepté", "Refusé")
     hubspot_admin.set_faults(refused_write_id=int(refused))
-    refusals = gateway.update_deals({kept: {"propale_status": Status.SENT}, refused: {"propale_status": Status.SENT}, "1": {}})
+    refusals = gateway.update_deals(
+        {kept: {"propale_status": Status.SENT}, refused: {"propale_status": Status.SENT}, "1": {}}
+    )
     assert set(refusals) == {refused, "1"}
     assert refusals["1"].record_missing and not refusals[refused].record_missing
     assert (_status(gateway, kept), _status(gateway, refused)) == (Status.SENT, Status.TO_PROPOSE)
@@ -88,7 +102,10 @@ def test_the_gateway_reports_each_refused_record_and_writes_the_rest(gateway, hu
 
 def test_a_deal_whose_writes_hubspot_refused_is_written_by_the_next_runs_exactly_once(gateway, hubspot_admin, ledger):
     ids = _flagged_deals(gateway, "Atelier Nord", "Atelier Sud", "Atelier Est")
-    outcomes = [_sent(ledger, deal_id, name) for deal_id, name in zip(ids, ["Atelier Nord", "Atelier Sud", "Atelier Est"], strict=True)]
+    outcomes = [
+        _sent(ledger, deal_id, name)
+        for deal_id, name in zip(ids, ["Atelier Nord", "Atelier Sud", "Atelier Est"], strict=True)
+    ]
     _north, south, _east = ids
     hubspot_admin.set_faults(refused_write_id=int(south))
 
@@ -136,8 +153,16 @@ def test_sync_writes_what_hubspot_took_and_keeps_the_refused_for_the_next_attemp
     kept, refused = _flagged_deals(gateway, "Studio Lune", "Studio Soleil")
     for deal_id, name in ((kept, "Studio Lune"), (refused, "Studio Soleil")):
         payload = {"deal_id": deal_id, "deal_name": name}
-        ledger.ensure_delivery(f"update:{deal_id}", kind=DEAL_UPDATE, payload=json.dumps({**payload, "properties": {"propale_status": Status.ACCEPTED}}).encode())
-        ledger.ensure_delivery(f"note:{deal_id}", kind=DEAL_NOTE, payload=json.dumps({**payload, "body_html": f"<p>Paiement reçu {name}</p>"}).encode())
+        ledger.ensure_delivery(
+            f"update:{deal_id}",
+            kind=DEAL_UPDATE,
+            payload=json.dumps({**payload, "properties": {"propale_status": Status.ACCEPTED}}).encode(),
+        )
+        ledger.ensure_delivery(
+            f"note:{deal_id}",
+            kind=DEAL_NOTE,
+            payload=json.dumps({**payload, "body_html": f"<p>Paiement reçu {name}</p>"}).encode(),
+        )
     hubspot_admin.set_faults(refused_write_id=int(refused))
 
     with pytest.raises(RuntimeError, match="will retry"):
@@ -157,7 +182,9 @@ def test_sync_writes_what_hubspot_took_and_keeps_the_refused_for_the_next_attemp
 def test_sync_keeps_a_note_hubspot_refused_even_when_its_deal_update_went_through(gateway, hubspot_admin, ledger):
     [deal_id] = _flagged_deals(gateway, "Studio Mars")
     ledger.ensure_delivery(
-        "note:mars", kind=DEAL_NOTE, payload=json.dumps({"deal_id": deal_id, "deal_name": "Studio Mars", "body_html": "<p>Relance</p>"}).encode()
+        "note:mars",
+        kind=DEAL_NOTE,
+        payload=json.dumps({"deal_id": deal_id, "deal_name": "Studio Mars", "body_html": "<p>Relance</p>"}).encode(),
     )
     hubspot_admin.set_faults(refused_write_id=int(deal_id))
     with pytest.raises(RuntimeError):

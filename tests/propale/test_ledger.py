@@ -67,7 +67,13 @@ def ledger(db_url) -> Iterator[Ledger]:
         yield opened
 
 
-def issue(ledger: Ledger, deal_id: str = "9001", request_key: str = "req-1", fingerprint: str = "source-a", at: datetime = ISSUED_AT):
+def issue(
+    ledger: Ledger,
+    deal_id: str = "9001",
+    request_key: str = "req-1",
+    fingerprint: str = "source-a",
+    at: datetime = ISSUED_AT,
+):
     return ledger.issue_proposal(
         deal_id, request_key=request_key, source_fingerprint=fingerprint, issued_at=at, validity_days=30
     )
@@ -76,7 +82,12 @@ def issue(ledger: Ledger, deal_id: str = "9001", request_key: str = "req-1", fin
 def attach(ledger: Ledger, proposal, token: str | None = None, email: bytes = b"the email"):
     """What the DAG does after issuing: render for the number, then store with the outbox rows."""
     snapshot = build_snapshot(
-        sample_deal(id=proposal.deal_id), sample_settings(), proposal.number, proposal.version, proposal.issued_at, proposal.valid_until
+        sample_deal(id=proposal.deal_id),
+        sample_settings(),
+        proposal.number,
+        proposal.version,
+        proposal.issued_at,
+        proposal.valid_until,
     )
     token = token or new_token()
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
@@ -280,11 +291,20 @@ def test_attaching_twice_keeps_the_first_document_and_token(ledger):
 
 def test_staged_snapshot_is_frozen_before_rendering(ledger):
     proposal = issue(ledger)
-    snapshot = build_snapshot(sample_deal(), sample_settings(), proposal.number, 1, proposal.issued_at, proposal.valid_until)
+    snapshot = build_snapshot(
+        sample_deal(), sample_settings(), proposal.number, 1, proposal.issued_at, proposal.valid_until
+    )
     staged = ledger.stage_snapshot(proposal.id, snapshot)
     assert staged.snapshot == snapshot and not staged.has_document and not ledger.has_document(proposal.id)
     # A retry that rebuilt the content from a changed deal does not overwrite what was frozen.
-    changed = build_snapshot(sample_deal(line_items=(OFFICE,)), sample_settings(), proposal.number, 1, proposal.issued_at, proposal.valid_until)
+    changed = build_snapshot(
+        sample_deal(line_items=(OFFICE,)),
+        sample_settings(),
+        proposal.number,
+        1,
+        proposal.issued_at,
+        proposal.valid_until,
+    )
     assert ledger.stage_snapshot(proposal.id, changed).snapshot == snapshot
     with pytest.raises(ValueError, match="differs from the one staged"):
         ledger.attach_document(proposal.id, snapshot=changed, pdf=b"%PDF", token=new_token())
@@ -344,10 +364,19 @@ def test_tokens_expire_at_the_end_of_the_validity_date(ledger):
 
 def test_acceptance_is_recorded_once_with_what_was_accepted(ledger):
     sent, _ = publish(ledger, issue(ledger))
-    first = ledger.record_acceptance(sent.id, method="sepa_debit", accepted_at=ISSUED_AT, ip="203.0.113.7", user_agent="Safari")
-    again = ledger.record_acceptance(sent.id, method="card", accepted_at=ISSUED_AT + timedelta(minutes=1), ip=None, user_agent=None)
+    first = ledger.record_acceptance(
+        sent.id, method="sepa_debit", accepted_at=ISSUED_AT, ip="203.0.113.7", user_agent="Safari"
+    )
+    again = ledger.record_acceptance(
+        sent.id, method="card", accepted_at=ISSUED_AT + timedelta(minutes=1), ip=None, user_agent=None
+    )
     assert again == first
-    assert (first.method, first.number, first.version, first.pdf_sha256) == ("sepa_debit", sent.number, 1, sent.pdf_sha256)
+    assert (first.method, first.number, first.version, first.pdf_sha256) == (
+        "sepa_debit",
+        sent.number,
+        1,
+        sent.pdf_sha256,
+    )
     assert ledger.acceptance(sent.id) == first
     assert ledger.get_proposal(sent.id).status == ProposalStatus.ACCEPTED
 
@@ -375,15 +404,22 @@ def test_expired_replaced_or_unsent_proposals_cannot_be_accepted(ledger):
 def test_one_open_checkout_session_per_proposal_and_method(ledger):
     sent, _ = publish(ledger, issue(ledger))
     later = ISSUED_AT + timedelta(hours=24)
-    first = ledger.record_checkout_session(sent.id, method="card", stripe_session_id="cs_1", url="https://pay/1", expires_at=later)
+    first = ledger.record_checkout_session(
+        sent.id, method="card", stripe_session_id="cs_1", url="https://pay/1", expires_at=later
+    )
     assert ledger.open_checkout_session(sent.id, "card", now=ISSUED_AT) == first
     assert ledger.open_checkout_session(sent.id, "sepa_debit", now=ISSUED_AT) is None
     assert ledger.open_checkout_session(sent.id, "card", now=later) is None  # past Stripe's expiry
 
-    second = ledger.record_checkout_session(sent.id, method="card", stripe_session_id="cs_2", url="https://pay/2", expires_at=later)
+    second = ledger.record_checkout_session(
+        sent.id, method="card", stripe_session_id="cs_2", url="https://pay/2", expires_at=later
+    )
     assert ledger.open_checkout_session(sent.id, "card", now=ISSUED_AT) == second
     assert ledger.set_checkout_session_status("cs_1", CheckoutStatus.COMPLETE).status == CheckoutStatus.COMPLETE
-    assert ledger.record_checkout_session(sent.id, method="card", stripe_session_id="cs_2", url="x", expires_at=later) == second
+    assert (
+        ledger.record_checkout_session(sent.id, method="card", stripe_session_id="cs_2", url="x", expires_at=later)
+        == second
+    )
     ledger.set_checkout_session_status("cs_2", CheckoutStatus.COMPLETE)
     assert ledger.open_checkout_session(sent.id, "card", now=ISSUED_AT) is None
     assert ledger.set_checkout_session_status("cs_unknown", CheckoutStatus.EXPIRED) is None
@@ -434,7 +470,9 @@ def test_stripe_events_are_processed_once(ledger):
 def test_a_stripe_event_and_its_effects_are_recorded_together_once(ledger):
     sent, _ = publish(ledger, issue(ledger))
     effects = [
-        NewDelivery(key="sync-email:invoice:in_1", kind="sync-email", payload=b"the invoice email", proposal_id=sent.id),
+        NewDelivery(
+            key="sync-email:invoice:in_1", kind="sync-email", payload=b"the invoice email", proposal_id=sent.id
+        ),
         NewDelivery(key="sync-slack:evt_1:0", kind="sync-slack", payload=b"{}"),
     ]
     assert ledger.record_stripe_event("evt_1", "invoice.paid", effects) is True
@@ -452,7 +490,9 @@ def test_a_stripe_event_and_its_effects_are_recorded_together_once(ledger):
 
 def test_an_event_whose_effects_cannot_be_stored_is_not_processed(ledger):
     with pytest.raises(sqlalchemy.exc.IntegrityError):
-        ledger.record_stripe_event("evt_1", "invoice.paid", [NewDelivery(key="k", kind="sync-email", proposal_id=424242)])
+        ledger.record_stripe_event(
+            "evt_1", "invoice.paid", [NewDelivery(key="k", kind="sync-email", proposal_id=424242)]
+        )
     assert not ledger.is_stripe_event_processed("evt_1")
     assert ledger.delivery("k") is None
 
@@ -469,8 +509,12 @@ def test_first_acceptance_at(ledger):
     assert ledger.first_acceptance_at() is None
     first, _ = publish(ledger, issue(ledger, "deal-a"))
     second, _ = publish(ledger, issue(ledger, "deal-b"))
-    ledger.record_acceptance(second.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=2), ip=None, user_agent=None)
-    ledger.record_acceptance(first.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=3), ip=None, user_agent=None)
+    ledger.record_acceptance(
+        second.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=2), ip=None, user_agent=None
+    )
+    ledger.record_acceptance(
+        first.id, method="card", accepted_at=ISSUED_AT + timedelta(hours=3), ip=None, user_agent=None
+    )
     assert ledger.first_acceptance_at() == ISSUED_AT + timedelta(hours=2)
 
 

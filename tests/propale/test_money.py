@@ -42,7 +42,12 @@ def test_amount_reads_as_the_rep_writes_it():
 
 @pytest.mark.parametrize(
     ("percent", "expected"),
-    [(Decimal("12.5"), f"12,5{NBSP}%"), (Decimal("20"), f"20{NBSP}%"), (Decimal("5.5"), f"5,5{NBSP}%"), (Decimal("0"), f"0{NBSP}%")],
+    [
+        (Decimal("12.5"), f"12,5{NBSP}%"),
+        (Decimal("20"), f"20{NBSP}%"),
+        (Decimal("5.5"), f"5,5{NBSP}%"),
+        (Decimal("0"), f"0{NBSP}%"),
+    ],
 )
 def test_french_percentages(percent, expected):
     assert format_percentage(percent) == expected
@@ -50,7 +55,13 @@ def test_french_percentages(percent, expected):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("33.33", Decimal("33.33")), (" 12.5 ", Decimal("12.5")), ("100", Decimal(100)), (".5", Decimal("0.5")), ("-3", Decimal(-3))],
+    [
+        ("33.33", Decimal("33.33")),
+        (" 12.5 ", Decimal("12.5")),
+        ("100", Decimal(100)),
+        (".5", Decimal("0.5")),
+        ("-3", Decimal(-3)),
+    ],
 )
 def test_hubspot_decimals_parse_exactly(text, expected):
     assert parse_decimal(text) == expected
@@ -106,6 +117,8 @@ def test_discounts_round_half_up(cents, discount, expected):
     assert discounted(cents, discount) == expected
 
 
-@pytest.mark.parametrize(("code", "known"), [("eur", True), ("EUR", True), ("chf", True), ("xyz", False), ("euro", False), ("", False)])
+@pytest.mark.parametrize(
+    ("code", "known"), [("eur", True), ("EUR", True), ("chf", True), ("xyz", False), ("euro", False), ("", False)]
+)
 def test_known_currencies(code, known):
     assert is_known_currency(code) is known

@@ -51,7 +51,10 @@ def test_a_refusal_cancels_the_delivery_with_its_reason_and_the_loop_goes_on(led
     assert (tally[outbox.Outcome.REFUSED], tally[outbox.Outcome.DONE]) == (1, 1)
     assert told == [(f"{KIND}:a", outbox.Outcome.REFUSED)]
     refused = ledger.delivery(f"{KIND}:a")
-    assert refused is not None and (refused.status, refused.last_error) == (DeliveryStatus.CANCELLED, "recipient refused")
+    assert refused is not None and (refused.status, refused.last_error) == (
+        DeliveryStatus.CANCELLED,
+        "recipient refused",
+    )
 
 
 def test_an_interrupted_attempt_is_not_repeated_at_most_once_but_is_otherwise(ledger: Ledger) -> None:
@@ -59,7 +62,9 @@ def test_an_interrupted_attempt_is_not_repeated_at_most_once_but_is_otherwise(le
     ledger.start_delivery(f"{KIND}:once")  # the worker died before recording the outcome
     ledger.start_delivery(f"{KIND}:again")
     told: list[str] = []
-    tally = outbox.deliver_pending(ledger, KIND, lambda d: None, at_most_once=True, tell=lambda d, o: told.append(d.key))
+    tally = outbox.deliver_pending(
+        ledger, KIND, lambda d: None, at_most_once=True, tell=lambda d, o: told.append(d.key)
+    )
     assert tally[outbox.Outcome.UNCONFIRMED] == 2 and told == [f"{KIND}:once", f"{KIND}:again"]
     assert ledger.delivery(f"{KIND}:once").status == DeliveryStatus.CANCELLED  # type: ignore[union-attr]
 

@@ -215,7 +215,12 @@ def test_discounted_line_is_rounded_per_unit_as_stripe_bills_it():
 
 @pytest.mark.parametrize(
     ("quantity", "price", "discount", "rate"),
-    [("7", "19.99", "15", "20"), ("3", "0.01", "50", "5.5"), ("12", "33.333", "33.33", "10"), ("1", "1234.565", "", "2.1")],
+    [
+        ("7", "19.99", "15", "20"),
+        ("3", "0.01", "50", "5.5"),
+        ("12", "33.333", "33.33", "10"),
+        ("1", "1234.565", "", "2.1"),
+    ],
 )
 def test_line_totals_are_exact_multiples_of_the_net_unit_price(quantity, price, discount, rate):
     deal = sample_deal(line_items=(line("X", quantity, price, discount_percentage=discount, tax_rate=rate),))
@@ -229,7 +234,9 @@ def test_price_with_more_decimals_than_the_currency_rounds_half_up():
     assert item.unit_price == 123457
 
 
-@pytest.mark.parametrize(("rate", "expected"), [(None, Decimal(20)), ("", Decimal(20)), ("5.5", Decimal("5.5")), ("0", Decimal(0))])
+@pytest.mark.parametrize(
+    ("rate", "expected"), [(None, Decimal(20)), ("", Decimal(20)), ("5.5", Decimal("5.5")), ("0", Decimal(0))]
+)
 def test_vat_rate_is_twenty_percent_unless_the_line_says_otherwise(rate, expected):
     (item,) = sample_snapshot(sample_deal(line_items=(line("X", "1", "100", tax_rate=rate),))).lines
     assert item.vat_rate == expected
@@ -249,7 +256,10 @@ def test_recurring_and_one_off_totals_are_split():
     one_off = snapshot.one_off
     assert one_off is not None and one_off.interval is None
     assert (one_off.net, one_off.vat, one_off.gross) == (19000, 3000 + 220, 22220)
-    assert [(v.rate, v.base, v.vat) for v in one_off.vat_breakdown] == [(Decimal(20), 15000, 3000), (Decimal("5.5"), 4000, 220)]
+    assert [(v.rate, v.base, v.vat) for v in one_off.vat_breakdown] == [
+        (Decimal(20), 15000, 3000),
+        (Decimal("5.5"), 4000, 220),
+    ]
 
     assert snapshot.first_payment == 348000 + 22220
 
@@ -314,7 +324,10 @@ def test_snapshot_carries_parties_dates_and_currency():
     assert snapshot.customer.display_name == "Acme SARL"
     assert snapshot.customer.address_lines == ("3 rue des Lilas", "Bâtiment B", "69003 Lyon", "France")
     assert snapshot.customer.email == "jeanne.martin@acme.fr"
-    assert snapshot.rep is not None and (snapshot.rep.name, snapshot.rep.email) == ("Paul Durand", "paul.durand@bureauxducanal.fr")
+    assert snapshot.rep is not None and (snapshot.rep.name, snapshot.rep.email) == (
+        "Paul Durand",
+        "paul.durand@bureauxducanal.fr",
+    )
     assert snapshot.payment_methods == ("card", "sepa_debit")
 
 
@@ -331,7 +344,9 @@ def test_customer_without_company_is_the_contact():
 
 
 def test_snapshot_survives_a_json_round_trip_exactly():
-    deal = sample_deal(line_items=(OFFICE, SETUP, line("Badge", "4", "10.005", tax_rate="5.5", discount_percentage="33.333")))
+    deal = sample_deal(
+        line_items=(OFFICE, SETUP, line("Badge", "4", "10.005", tax_rate="5.5", discount_percentage="33.333"))
+    )
     snapshot = sample_snapshot(deal)
     stored = json.loads(json.dumps(snapshot.to_dict()))
     assert stored["lines"][2]["discount_percent"] == "33.333"

@@ -54,7 +54,12 @@ def _png_pixel() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1×1, 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\x1d\x4e\xd8")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x1d\x4e\xd8"))
+        + chunk(b"IEND", b"")
+    )
 
 
 PIXEL = base64.b64encode(_png_pixel()).decode()
@@ -72,7 +77,9 @@ def plain(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def sample_pdf() -> bytes:
-    return render_proposal_pdf(sample_snapshot(sample_deal(line_items=(OFFICE, SETUP, line("Badge", "4", "10", tax_rate="5.5")))))
+    return render_proposal_pdf(
+        sample_snapshot(sample_deal(line_items=(OFFICE, SETUP, line("Badge", "4", "10", tax_rate="5.5"))))
+    )
 
 
 def test_dates_in_french():
@@ -122,7 +129,9 @@ def test_html_document_is_french_accessible_and_complete():
 def test_discount_columns_only_when_a_line_has_a_discount():
     plain_html = render_proposal_html(sample_snapshot(sample_deal(line_items=(ROOM,))))
     assert "Remise" not in plain_html
-    discounted = sample_snapshot(sample_deal(line_items=(line("Poste nomade", "3", "33.33", discount_percentage="12.5"),)))
+    discounted = sample_snapshot(
+        sample_deal(line_items=(line("Poste nomade", "3", "33.33", discount_percentage="12.5"),))
+    )
     text = plain(re.sub(r"<[^>]+>", " ", render_proposal_html(discounted)))
     assert "Remise" in text and "12,5 %" in text and "29,16 €" in text and "87,48 €" in text
 
@@ -147,7 +156,13 @@ def test_customer_page_can_embed_the_document_with_its_own_blocks():
         '<form method="post"><button data-method="card">Payer par carte</button></form>{% endblock %}'
     )
     html = page.render(proposal=sample_snapshot())
-    assert html.index("<main") < html.index("<article") < html.index("</article>") < html.index("<form") < html.index("</main>")
+    assert (
+        html.index("<main")
+        < html.index("<article")
+        < html.index("</article>")
+        < html.index("<form")
+        < html.index("</main>")
+    )
     assert "DEV-2026-00042" in html
 
 
@@ -158,7 +173,9 @@ def test_undefined_template_variables_fail_loudly():
 
 def test_seller_logo_is_shown_with_its_name_as_alternative_text():
     snapshot = sample_snapshot()
-    with_logo = dataclasses.replace(snapshot, seller=dataclasses.replace(snapshot.seller, logo_url=f"data:image/png;base64,{PIXEL}"))
+    with_logo = dataclasses.replace(
+        snapshot, seller=dataclasses.replace(snapshot.seller, logo_url=f"data:image/png;base64,{PIXEL}")
+    )
     html = render_proposal_html(with_logo)
     assert f'<img class="logo" src="data:image/png;base64,{PIXEL}" alt="Les Bureaux du Canal">' in html
     assert '<img class="logo"' not in render_proposal_html(snapshot)
@@ -262,7 +279,10 @@ def test_subject_never_contains_line_breaks():
 
 def long_names_deal():
     company = CompanyInput("601", LONG_COMPANY_NAME, ("5 rue Mercière",), "69002", "Lyon", "France", None, None)
-    lines = (line(LONG_LINE_NAME, "2", "190", recurring_billing_frequency="monthly"), line(UNBREAKABLE_LINE_NAME, "1", "150"))
+    lines = (
+        line(LONG_LINE_NAME, "2", "190", recurring_billing_frequency="monthly"),
+        line(UNBREAKABLE_LINE_NAME, "1", "150"),
+    )
     contact = PersonInput("501", "zoe.nguyen@ateliers-reunis.example", "Zoë-Åsa", "Nguye\u0302\u0303n 李")
     return sample_deal(name=LONG_DEAL_NAME, company=company, contact=contact, line_items=lines)
 
@@ -293,7 +313,9 @@ def test_long_names_survive_whole_in_the_pdf():
 
 def test_a_long_deal_name_is_shortened_in_the_subject_on_one_line():
     subject, _html, text = render_proposal_email(sample_snapshot(long_names_deal()), URL)
-    assert subject.startswith("Votre proposition commerciale DEV-2026-00042 : Coopérative « Ünïcödé » 🚀🏢 — 東京オフィス拡張")
+    assert subject.startswith(
+        "Votre proposition commerciale DEV-2026-00042 : Coopérative « Ünïcödé » 🚀🏢 — 東京オフィス拡張"
+    )
     assert subject.endswith("…") and len(subject) <= 150 and "\n" not in subject
     assert LONG_DEAL_NAME in text, "the body keeps the whole name"
 

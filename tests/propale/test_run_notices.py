@@ -14,7 +14,11 @@ from support.factories import SELLER
 
 
 def _error(**variables: str | None) -> SettingsError:
-    values = {"propale_public_url": "https://propale.example.fr", "propale_secret_key": "s" * 40, "propale_seller": json.dumps(SELLER)}
+    values = {
+        "propale_public_url": "https://propale.example.fr",
+        "propale_secret_key": "s" * 40,
+        "propale_seller": json.dumps(SELLER),
+    }
     values.update(variables)
     with pytest.raises(SettingsError) as raised:
         Settings.load(values.get, environ={})

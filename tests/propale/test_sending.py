@@ -22,11 +22,16 @@ SETTINGS = sample_settings()
 def issue(ledger: Ledger, request_key: str = "flagged-at-1") -> DealOutcome:
     deal = sample_deal()
     proposal = ledger.issue_proposal(
-        deal.id, request_key=request_key, source_fingerprint=source_fingerprint(deal), issued_at=ISSUED_AT, validity_days=30
+        deal.id,
+        request_key=request_key,
+        source_fingerprint=source_fingerprint(deal),
+        issued_at=ISSUED_AT,
+        validity_days=30,
     )
     if not proposal.has_document:
         ledger.stage_snapshot(
-            proposal.id, build_snapshot(deal, SETTINGS, proposal.number, proposal.version, ISSUED_AT, proposal.valid_until)
+            proposal.id,
+            build_snapshot(deal, SETTINGS, proposal.number, proposal.version, ISSUED_AT, proposal.valid_until),
         )
     return DealOutcome(deal.id, deal.name, proposal_id=proposal.id)
 
@@ -102,7 +107,11 @@ def test_a_proposal_replaced_before_its_email_went_is_not_sent(ledger):
     ledger_proposal = ledger.get_proposal(first.proposal_id)
     # The rep flags the deal again (new request) after changing it: a new version replaces the draft.
     ledger.issue_proposal(
-        ledger_proposal.deal_id, request_key="flagged-at-2", source_fingerprint="changed", issued_at=ISSUED_AT, validity_days=30
+        ledger_proposal.deal_id,
+        request_key="flagged-at-2",
+        source_fingerprint="changed",
+        issued_at=ISSUED_AT,
+        validity_days=30,
     )
     outbox = Outbox()
     result = deliver(ledger, SETTINGS, first, outbox, None)

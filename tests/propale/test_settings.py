@@ -27,7 +27,9 @@ def load(environ: dict[str, str] | None = None, **variables: str) -> Settings:
         "propale_seller": json.dumps(SELLER),
         **variables,
     }
-    return Settings.load({k: v for k, v in values.items() if v is not None}.get, environ={} if environ is None else environ)
+    return Settings.load(
+        {k: v for k, v in values.items() if v is not None}.get, environ={} if environ is None else environ
+    )
 
 
 def error_of(**variables: str) -> str:
@@ -109,7 +111,9 @@ def test_short_secret_key_is_refused():
 
 
 def test_seller_is_required_and_must_be_json():
-    assert error_of(propale_seller=None).startswith("propale_seller is not set: set it to a JSON object with name, address")
+    assert error_of(propale_seller=None).startswith(
+        "propale_seller is not set: set it to a JSON object with name, address"
+    )
     assert error_of(propale_seller="{name: 1}").startswith("propale_seller is not valid JSON (")
     assert error_of(propale_seller="[]") == "propale_seller must be a JSON object, got a JSON list."
 
@@ -148,7 +152,10 @@ def test_validity_days_must_be_a_sensible_whole_number(value):
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ('["paypal", "card"]', 'propale_payment_methods contains unsupported method(s) paypal: only "card" and "sepa_debit" are supported.'),
+        (
+            '["paypal", "card"]',
+            'propale_payment_methods contains unsupported method(s) paypal: only "card" and "sepa_debit" are supported.',
+        ),
         ("[]", 'propale_payment_methods must be a non-empty JSON list of "card" and "sepa_debit"'),
         ('"card"', 'propale_payment_methods must be a non-empty JSON list of "card" and "sepa_debit"'),
         ('["card", "card"]', "propale_payment_methods lists a method more than once."),

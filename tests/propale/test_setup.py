@@ -154,9 +154,13 @@ def test_payment_method_configurations_answer_as_stripes(sandbox):
         default.id, params={"ideal": {"display_preference": {"preference": "on"}}}
     )
     assert turned_on.ideal.display_preference.value == "on" and not turned_on.ideal.available
-    client.v1.payment_method_configurations.update(default.id, params={"ideal": {"display_preference": {"preference": "off"}}})
+    client.v1.payment_method_configurations.update(
+        default.id, params={"ideal": {"display_preference": {"preference": "off"}}}
+    )
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.payment_method_configurations.update(default.id, params={"card": {"display_preference": {"preference": "maybe"}}})
+        client.v1.payment_method_configurations.update(
+            default.id, params={"card": {"display_preference": {"preference": "maybe"}}}
+        )
     assert raised.value.param == "card[display_preference][preference]"
     with pytest.raises(stripe.InvalidRequestError) as missing:
         client.v1.payment_method_configurations.retrieve("pmc_unknown")

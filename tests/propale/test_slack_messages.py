@@ -9,7 +9,10 @@ from propale_dev.sandbox.slack import blocks_within_limits
 
 def test_the_summary_counts_in_correct_french_and_lists_each_deal():
     one = [DealLine("Atelier Lumen", "https://app.example/deal/1", "DEV-2026-00001")]
-    two = [DealLine("A", "https://app.example/deal/2", "pas de contact"), DealLine("B", "https://app.example/deal/3", "pas de ligne")]
+    two = [
+        DealLine("A", "https://app.example/deal/2", "pas de contact"),
+        DealLine("B", "https://app.example/deal/3", "pas de ligne"),
+    ]
     message = summary(WriteBackReport(sent=one, failed=two), retrying=[])
     assert message["text"] == "Propositions Propale : 1 envoyée, 2 à corriger"
     blocks = " ".join(block["text"]["text"] for block in message["blocks"])
@@ -32,7 +35,10 @@ def test_names_from_hubspot_cannot_mention_the_channel_or_forge_links():
 def test_a_name_with_line_breaks_stays_inside_its_link():
     hostile = [DealLine("Acme\r\n*À corriger dans HubSpot*\n• faux", "https://app.example/deal/5", "DEV-2026-00005")]
     [section] = summary(WriteBackReport(sent=hostile), retrying=[])["blocks"][1:]
-    assert "• <https://app.example/deal/5|Acme *À corriger dans HubSpot* • faux> : DEV-2026-00005" in section["text"]["text"]
+    assert (
+        "• <https://app.example/deal/5|Acme *À corriger dans HubSpot* • faux> : DEV-2026-00005"
+        in section["text"]["text"]
+    )
 
 
 def test_a_long_batch_of_long_names_and_reasons_fits_in_one_post_slack_accepts():

@@ -59,7 +59,9 @@ def client(sandbox) -> stripe.StripeClient:
 
 @pytest.fixture
 def gateway(sandbox) -> HubSpotGateway:
-    gateway = HubSpotGateway(make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url), app_url="https://hubspot.example")
+    gateway = HubSpotGateway(
+        make_client(sandbox.config.hubspot_token, host=sandbox.config.hubspot_url), app_url="https://hubspot.example"
+    )
     gateway.ensure_deal_properties()
     return gateway
 
@@ -108,7 +110,9 @@ def test_a_paid_checkout_queues_every_effect_once_then_delivers_them(ledger, cli
     assert send_emails(ledger, outbox)["sent"] == 2
     assert send_emails(ledger, outbox)["sent"] == 0
     by_subject = {m["Subject"]: m for m in outbox.sent}
-    rep_subject = f"Acme SARL a accepté la proposition {proposal.number} : 2 000,00 € HT / mois + 150,00 € HT de frais ponctuels"
+    rep_subject = (
+        f"Acme SARL a accepté la proposition {proposal.number} : 2 000,00 € HT / mois + 150,00 € HT de frais ponctuels"
+    )
     rep = by_subject[rep_subject]
     assert rep["To"] == "Paul Durand <paul.durand@bureauxducanal.fr>"
     assert "Proposition acceptée" in rep.get_body(("plain",)).get_content()
@@ -119,17 +123,29 @@ def test_a_paid_checkout_queues_every_effect_once_then_delivers_them(ledger, cli
     assert customer["Reply-To"] == "Paul Durand <paul.durand@bureauxducanal.fr>"
     assert customer["Message-ID"].startswith("<propale.") and customer["Message-ID"].endswith("@bureauxducanal.fr>")
     text = customer.get_body(("plain",)).get_content()
-    assert "Bonjour Jeanne," in text and format_amount(invoice.amount_paid, "eur") in text and "carte Visa se terminant par 4242" in text
+    assert (
+        "Bonjour Jeanne," in text
+        and format_amount(invoice.amount_paid, "eur") in text
+        and "carte Visa se terminant par 4242" in text
+    )
     invoice_pdf, receipt_pdf = [part.get_content() for part in customer.iter_attachments()]
     assert invoice.number in pdf_text(invoice_pdf)
     receipt = pdf_text(receipt_pdf)
-    assert invoice.number in receipt and format_amount(invoice.amount_paid, "eur") in receipt and proposal.number in receipt
+    assert (
+        invoice.number in receipt
+        and format_amount(invoice.amount_paid, "eur") in receipt
+        and proposal.number in receipt
+    )
     assert "Les Bureaux du Canal" in receipt and "812345678" in receipt and "FR45812345678" in receipt
 
     posted: list[dict] = []
     assert post_to_slack(ledger, posted.append) == 1
     [announcement] = slack_texts(posted)
-    assert "Proposition acceptée" in announcement and "Acme – bureau privé" in announcement and proposal.number in announcement
+    assert (
+        "Proposition acceptée" in announcement
+        and "Acme – bureau privé" in announcement
+        and proposal.number in announcement
+    )
 
 
 def test_objects_without_propale_metadata_are_recorded_and_ignored(ledger, client):
@@ -239,7 +255,10 @@ def test_a_sepa_failure_and_a_deleted_deal(ledger, client, gateway, sandbox):
     gateway.client.crm.deals.basic_api.archive(deleted)
 
     def settled():
-        return any(e.data.object.id == rejected.id for e in client.v1.events.list({"type": "checkout.session.async_payment_failed"}).data)
+        return any(
+            e.data.object.id == rejected.id
+            for e in client.v1.events.list({"type": "checkout.session.async_payment_failed"}).data
+        )
 
     deadline = time.monotonic() + 20
     while not settled():
@@ -248,7 +267,9 @@ def test_a_sepa_failure_and_a_deleted_deal(ledger, client, gateway, sandbox):
     read(client, ledger)
     assert write_to_hubspot(gateway, ledger, datetime.now(UTC)) == {"deals": 1, "notes": 2, "missing": 1}
     assert ledger.pending_deliveries(kind=DEAL_UPDATE) == [] and ledger.pending_deliveries(kind=DEAL_NOTE) == []
-    deal = gateway.client.crm.deals.basic_api.get_by_id(kept, properties=["propale_status", "propale_error", "propale_payment_method"]).properties
+    deal = gateway.client.crm.deals.basic_api.get_by_id(
+        kept, properties=["propale_status", "propale_error", "propale_payment_method"]
+    ).properties
     assert deal["propale_status"] == "accepted" and deal["propale_payment_method"] == "sepa_debit"
     assert "rejeté" in deal["propale_error"]
 
@@ -277,7 +298,10 @@ def _dates():
 
 
 def test_payment_method_labels_and_receipt():
-    assert payment_method_label({"type": "card", "card": {"brand": "cartes_bancaires", "last4": "1001"}}) == "carte CB se terminant par 1001"
+    assert (
+        payment_method_label({"type": "card", "card": {"brand": "cartes_bancaires", "last4": "1001"}})
+        == "carte CB se terminant par 1001"
+    )
     assert payment_method_label({"type": "sepa_debit", "sepa_debit": {"last4": "2606"}}) == (
         "prélèvement SEPA sur le compte se terminant par 2606"
     )
@@ -307,7 +331,9 @@ def test_a_failed_renewal_alerts_the_rep_and_the_team(ledger, client):
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": now})
     customer = client.v1.customers.create({"email": snapshot.customer.email, "test_clock": clock.id})
     session = StripeBilling(client).create_checkout_session(
-        CheckoutRequest(snapshot, "card", customer.id, "https://propale.example/merci", "https://propale.example/p/x", attempt=1)
+        CheckoutRequest(
+            snapshot, "card", customer.id, "https://propale.example/merci", "https://propale.example/p/x", attempt=1
+        )
     )
     subscription = pay(client, session.id, card_number="4242424242424242").subscription
     failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
@@ -326,10 +352,15 @@ def test_a_failed_renewal_alerts_the_rep_and_the_team(ledger, client):
     send_emails(ledger, outbox)
     post_to_slack(ledger, posted.append)
     [email] = outbox.sent
-    assert email["Subject"].startswith("Paiement échoué : facture") and email["To"].endswith("<paul.durand@bureauxducanal.fr>")
+    assert email["Subject"].startswith("Paiement échoué : facture") and email["To"].endswith(
+        "<paul.durand@bureauxducanal.fr>"
+    )
     text = email.get_body(("plain",)).get_content()
     assert "Motif indiqué par Stripe" in text and "nouvelle tentative le" in text and "/invoice/" in text
     [alert_text] = slack_texts(posted)
     assert "Paiement échoué" in alert_text and "Acme – bureau privé" in alert_text
-    errors = [json.loads(d.payload)["properties"].get("propale_error", "") for d in ledger.pending_deliveries(kind=DEAL_UPDATE)]
+    errors = [
+        json.loads(d.payload)["properties"].get("propale_error", "")
+        for d in ledger.pending_deliveries(kind=DEAL_UPDATE)
+    ]
     assert any("a échoué" in error for error in errors)

@@ -71,7 +71,11 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> Finished:
         if process.poll() is None:
             mailbox = f"http://127.0.0.1:{ports['mailbox page'][0]}"
             while_running["mailbox page"] = httpx.get(mailbox).status_code
-            [email] = [m for m in httpx.get(f"{mailbox}/api/messages").json() if "proposition commerciale DEV-2026-00001" in m["subject"]]
+            [email] = [
+                m
+                for m in httpx.get(f"{mailbox}/api/messages").json()
+                if "proposition commerciale DEV-2026-00001" in m["subject"]
+            ]
             text = httpx.get(f"{mailbox}/api/messages/{email['id']}").json()["text"]
             link = re.search(r"http://127\.0\.0\.1:\d+/propale/p/\S+", text).group(0)
             while_running["link in the email"] = httpx.get(link).status_code

@@ -72,9 +72,9 @@ def test_it_prints_where_everything_is(running):
 
 def test_the_api_server_answers_without_a_login(running):
     health = httpx.get(f"{running.url}/api/v2/monitor/health").json()
-    assert {part: health[part]["status"] for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")} == dict.fromkeys(
-        ("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy"
-    )
+    assert {
+        part: health[part]["status"] for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+    } == dict.fromkeys(("metadatabase", "scheduler", "triggerer", "dag_processor"), "healthy")
     assert httpx.get(f"{running.url}/api/v2/dags").status_code == 200, "SimpleAuthManager, everyone admin"
 
 

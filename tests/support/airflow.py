@@ -47,10 +47,14 @@ class Airflow:
             timeout=timeout,
         )
         if check and result.returncode != 0:
-            raise AssertionError(f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}")
+            raise AssertionError(
+                f"airflow {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-6000:]}\n{result.stderr[-4000:]}"
+            )
         return result
 
-    def dags_test(self, dag_id: str, conf: dict[str, object] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def dags_test(
+        self, dag_id: str, conf: dict[str, object] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         args = ["dags", "test", dag_id]
         if conf is not None:
             args += ["--conf", json.dumps(conf)]

@@ -26,12 +26,24 @@ def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str =
     """A sent proposal, accepted by its customer, with its Checkout Session open (as the web page leaves it)."""
     deal = sample_deal(**deal_fields)
     now = datetime.now(UTC)
-    proposal = ledger.issue_proposal(deal.id, request_key=f"r-{now.isoformat()}", source_fingerprint=source_fingerprint(deal), issued_at=now, validity_days=30)
+    proposal = ledger.issue_proposal(
+        deal.id,
+        request_key=f"r-{now.isoformat()}",
+        source_fingerprint=source_fingerprint(deal),
+        issued_at=now,
+        validity_days=30,
+    )
     valid_until, _ = validity_period(now, 30)
     snapshot = build_snapshot(deal, SETTINGS, proposal.number, proposal.version, now, valid_until)
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
     token = proposal_token(SETTINGS.secret_key, proposal.number, proposal.version)
-    ledger.attach_document(proposal.id, snapshot=snapshot, pdf=b"%PDF-1.7", token=token, deliveries=[NewDelivery(key, PROPOSAL_EMAIL, b"x")])
+    ledger.attach_document(
+        proposal.id,
+        snapshot=snapshot,
+        pdf=b"%PDF-1.7",
+        token=token,
+        deliveries=[NewDelivery(key, PROPOSAL_EMAIL, b"x")],
+    )
     ledger.start_delivery(key)
     ledger.complete_delivery(key)
     ledger.record_acceptance(proposal.id, method=method, accepted_at=now, ip=None, user_agent=None)
@@ -41,7 +53,11 @@ def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str =
         CheckoutRequest(snapshot, method, customer, "https://propale.example/merci", "https://propale.example/p/x")
     )
     ledger.record_checkout_session(
-        proposal.id, method=method, stripe_session_id=session.id, url=session.url, expires_at=datetime.fromtimestamp(session.expires_at, UTC)
+        proposal.id,
+        method=method,
+        stripe_session_id=session.id,
+        url=session.url,
+        expires_at=datetime.fromtimestamp(session.expires_at, UTC),
     )
     return ledger.get_proposal(proposal.id), session
 
@@ -52,4 +68,11 @@ def pay(client: stripe.StripeClient, session_id: str, **fields: str):
 
 
 def read(client, ledger, now: datetime | None = None):
-    return read_events(client, ledger, SETTINGS, deal_url=deal_url, from_address="propale@bureauxducanal.fr", now=now or datetime.now(UTC))
+    return read_events(
+        client,
+        ledger,
+        SETTINGS,
+        deal_url=deal_url,
+        from_address="propale@bureauxducanal.fr",
+        now=now or datetime.now(UTC),
+    )

@@ -124,7 +124,10 @@ class DemoWorld:
         for start in range(0, len(ids), 100):
             self.hubspot.crm.deals.batch_api.update(
                 BatchInputSimplePublicObjectBatchInput(
-                    inputs=[{"id": deal_id, "properties": {"propale_status": "to_propose"}} for deal_id in ids[start : start + 100]]
+                    inputs=[
+                        {"id": deal_id, "properties": {"propale_status": "to_propose"}}
+                        for deal_id in ids[start : start + 100]
+                    ]
                 )
             )
 

@@ -46,7 +46,9 @@ def line(name: str = "Bureau privé 4 postes", quantity: str = "1", price: str =
 
 
 DESK = line("Poste fixe", "2", "450", sku="DESK-FIX", product_id="p-desk", recurring_billing_frequency="monthly")
-OFFICE = line("Bureau privé 4 postes", "1", "2000", sku="OFF-4", product_id="p-office", recurring_billing_frequency="monthly")
+OFFICE = line(
+    "Bureau privé 4 postes", "1", "2000", sku="OFF-4", product_id="p-office", recurring_billing_frequency="monthly"
+)
 SETUP = line("Frais de mise en service", "1", "150", sku="SETUP", product_id="p-setup")
 ROOM = line("Salle de réunion (demi-journée)", "3", "120", sku="ROOM-HD", tax_rate="20")
 
@@ -59,7 +61,14 @@ def sample_deal(**fields) -> DealInput:
         "owner": PersonInput("77", "paul.durand@bureauxducanal.fr", "Paul", "Durand"),
         "contact": PersonInput("501", "jeanne.martin@acme.fr", "Jeanne", "Martin"),
         "company": CompanyInput(
-            "601", "Acme SARL", ("3 rue des Lilas", "Bâtiment B"), "69003", "Lyon", "France", "FR12345678901", "345678901"
+            "601",
+            "Acme SARL",
+            ("3 rue des Lilas", "Bâtiment B"),
+            "69003",
+            "Lyon",
+            "France",
+            "FR12345678901",
+            "345678901",
         ),
         "line_items": (OFFICE, SETUP),
     }
@@ -67,7 +76,9 @@ def sample_deal(**fields) -> DealInput:
     return DealInput(**values)
 
 
-def sample_snapshot(deal: DealInput | None = None, *, number: str = "DEV-2026-00042", version: int = 1, **settings) -> ProposalSnapshot:
+def sample_snapshot(
+    deal: DealInput | None = None, *, number: str = "DEV-2026-00042", version: int = 1, **settings
+) -> ProposalSnapshot:
     valid_until, _ = validity_period(ISSUED_AT, 30)
     return build_snapshot(deal or sample_deal(), sample_settings(**settings), number, version, ISSUED_AT, valid_until)
 
@@ -83,7 +94,9 @@ LONG_DEAL_NAME = (
     + "— agrandissement des bureaux partagés de l’équipe produit et de l’équipe design " * 4
 ).strip()
 LONG_COMPANY_NAME = ("Société Coopérative d’Intérêt Collectif 共同組合 « Les Ateliers Réunis » 🌍 " * 5).strip()
-LONG_LINE_NAME = ("Poste nomade 🪑 (accès 24 h/24, casier, café à volonté, 会議室 2 h/mois, قاعة اجتماعات) " * 4).strip()
+LONG_LINE_NAME = (
+    "Poste nomade 🪑 (accès 24 h/24, casier, café à volonté, 会議室 2 h/mois, قاعة اجتماعات) " * 4
+).strip()
 UNBREAKABLE_LINE_NAME = "Réf. " + "supercalifragilisticexpialidocious" * 6
 
 
@@ -94,7 +107,9 @@ def fonts_missing_for_long_names() -> str | None:
         return "fontconfig's fc-list is not installed: cannot tell which fonts WeasyPrint has"
     for pattern, what in ((":lang=ja", "Japanese/Chinese"), (":charset=1f680", "emoji")):
         if not subprocess.run(["fc-list", pattern], capture_output=True, text=True).stdout.strip():
-            return f"no {what} font installed (`make test-deps` installs fonts-droid-fallback and fonts-noto-color-emoji)"
+            return (
+                f"no {what} font installed (`make test-deps` installs fonts-droid-fallback and fonts-noto-color-emoji)"
+            )
     return None
 
 

@@ -93,7 +93,9 @@ class Site:
     def client(self, ip: str = "203.0.113.10") -> httpx.Client:
         """A browser-like client from `ip` (uvicorn trusts X-Forwarded-For from loopback, like behind a proxy)."""
         return httpx.Client(
-            headers={"X-Forwarded-For": ip, "User-Agent": f"Mozilla/5.0 (test {ip})"}, timeout=30, follow_redirects=False
+            headers={"X-Forwarded-For": ip, "User-Agent": f"Mozilla/5.0 (test {ip})"},
+            timeout=30,
+            follow_redirects=False,
         )
 
     # --- proposals -------------------------------------------------------------------------------
@@ -153,7 +155,9 @@ class Site:
         _, forms = self.page(link, client)
         form = forms[method]
         return client.post(
-            form["action"], data={"csrf_token": form["csrf_token"], "method": method, **extra}, headers={"Origin": self.origin}
+            form["action"],
+            data={"csrf_token": form["csrf_token"], "method": method, **extra},
+            headers={"Origin": self.origin},
         )
 
     def session_id(self, response: httpx.Response) -> str:

@@ -34,7 +34,13 @@ class Catalog:
     def __init__(self, client: stripe.StripeClient):
         self.client = client
         self.vat = client.v1.tax_rates.create(
-            params={"display_name": "TVA", "percentage": 20.0, "inclusive": False, "country": "FR", "jurisdiction": "FR"}
+            params={
+                "display_name": "TVA",
+                "percentage": 20.0,
+                "inclusive": False,
+                "country": "FR",
+                "jurisdiction": "FR",
+            }
         )
         self.desk = client.v1.prices.create(
             params={
@@ -60,7 +66,9 @@ def new_customer(client: stripe.StripeClient, **fields: Any) -> stripe.Customer:
     return client.v1.customers.create(params=params)
 
 
-def subscription_session(client: stripe.StripeClient, catalog: Catalog, customer: stripe.Customer, **extra: Any) -> stripe.checkout.Session:
+def subscription_session(
+    client: stripe.StripeClient, catalog: Catalog, customer: stripe.Customer, **extra: Any
+) -> stripe.checkout.Session:
     params: dict[str, Any] = {
         "mode": "subscription",
         "customer": customer.id,
@@ -76,7 +84,9 @@ def subscription_session(client: stripe.StripeClient, catalog: Catalog, customer
     return client.v1.checkout.sessions.create(params={k: v for k, v in params.items() if v is not None})
 
 
-def payment_session(client: stripe.StripeClient, catalog: Catalog, customer: stripe.Customer | None, **extra: Any) -> stripe.checkout.Session:
+def payment_session(
+    client: stripe.StripeClient, catalog: Catalog, customer: stripe.Customer | None, **extra: Any
+) -> stripe.checkout.Session:
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [catalog.line(catalog.meeting_room, 2)],
@@ -154,4 +164,11 @@ NEXT_YEAR = f"12 / {(datetime.now().year + 1) % 100:02d}"
 
 
 def card_form(number: str, **extra: str) -> dict[str, str]:
-    return {"payment_method": "card", "cardNumber": number, "cardExpiry": NEXT_YEAR, "cardCvc": "123", "billingName": "Camille Martin", **extra}
+    return {
+        "payment_method": "card",
+        "cardNumber": number,
+        "cardExpiry": NEXT_YEAR,
+        "cardCvc": "123",
+        "billingName": "Camille Martin",
+        **extra,
+    }

@@ -220,7 +220,11 @@ def _check_list(cls: type, item_type: Any, value: Any, path: str, owner: type, *
     if not isinstance(value, dict):
         return [_wrong(path, "list object", value)]
     expected_object = cls.OBJECT_NAME
-    problems = [] if value.get("object") == expected_object else [f"{path}.object: expected {expected_object!r}, got {_show(value.get('object'))}"]
+    problems = (
+        []
+        if value.get("object") == expected_object
+        else [f"{path}.object: expected {expected_object!r}, got {_show(value.get('object'))}"]
+    )
     fields = declared_fields(cls)
     for name, annotation in fields.items():
         if name not in value:
@@ -230,7 +234,11 @@ def _check_list(cls: type, item_type: Any, value: Any, path: str, owner: type, *
     if not isinstance(value.get("data", []), list):
         return [*problems, _wrong(f"{path}.data", "list", value["data"])]
     for i, item in enumerate(value.get("data", [])):
-        if (item_type is Any or isinstance(item_type, typing.TypeVar)) and isinstance(item, dict) and item.get("object") in OBJECT_CLASSES:
+        if (
+            (item_type is Any or isinstance(item_type, typing.TypeVar))
+            and isinstance(item, dict)
+            and item.get("object") in OBJECT_CLASSES
+        ):
             problems += _check_object(class_for(item["object"]), item, f"{path}.data[{i}]")
         else:
             problems += _check_value(item_type, item, f"{path}.data[{i}]", owner)
@@ -289,5 +297,3 @@ def _name(annotation: Any) -> str:
     if inspect.isclass(annotation):
         return annotation.__qualname__
     return re.sub(r"\b(?:typing|typing_extensions|stripe(?:\.\w+)*)\.", "", str(annotation))
-
-

@@ -23,7 +23,10 @@ SEPA_PAID = "Onde Verte — 2 bureaux fixes au trimestre"
 SEPA_REJECTED = "Collectif Paprika — bureau privé 2 places"
 EXPIRED = "Atelier Lumen — bureau fixe supplémentaire"
 RENEWED = "Onde Verte — 5 postes nomades pour l'été"
-CRASH = ["Cabinet Vasseur — bureau privé 6 places, engagement annuel", "Studio Kairos — bureau privé 2 places et mise en service"]
+CRASH = [
+    "Cabinet Vasseur — bureau privé 6 places, engagement annuel",
+    "Studio Kairos — bureau privé 2 places et mise en service",
+]
 ALL = [CARD_SUBSCRIPTION, CARD_ONE_OFF, MIXED, DECLINED_THEN_PAID, SEPA_PAID, SEPA_REJECTED, EXPIRED, RENEWED, *CRASH]
 
 SEPA_OK = "FR1420041010050500013M02606"
@@ -72,7 +75,9 @@ class World(DemoWorld):
 
         The customer page creates customers without a clock."""
         snapshot = self.proposal(name).snapshot
-        clock = self.stripe.v1.test_helpers.test_clocks.create({"frozen_time": int(time.time()), "name": "Renouvellement"})
+        clock = self.stripe.v1.test_helpers.test_clocks.create(
+            {"frozen_time": int(time.time()), "name": "Renouvellement"}
+        )
         customer = self.stripe.v1.customers.create(
             {
                 "email": snapshot.customer.email,
@@ -84,7 +89,9 @@ class World(DemoWorld):
         return customer, clock
 
     def pay(self, session_id: str, **fields: str):
-        response = self.stripe.raw_request("post", f"/v1/test_helpers/checkout/sessions/{session_id}/complete", **fields)
+        response = self.stripe.raw_request(
+            "post", f"/v1/test_helpers/checkout/sessions/{session_id}/complete", **fields
+        )
         return self.stripe.deserialize(response, api_mode="V1")
 
     def stripe_faults(self, **settings: float) -> None:
@@ -119,7 +126,10 @@ def invoice_email(world, name: str, invoice) -> dict:
 
 
 def assert_invoice_and_receipt(world, message: dict, invoice) -> None:
-    assert [a["filename"] for a in message["attachments"]] == [f"Facture-{invoice.number}.pdf", f"Recu-{invoice.number}.pdf"]
+    assert [a["filename"] for a in message["attachments"]] == [
+        f"Facture-{invoice.number}.pdf",
+        f"Recu-{invoice.number}.pdf",
+    ]
     assert all(a["content_type"] == "application/pdf" for a in message["attachments"])
     stripe_pdf, receipt = world.pdf_text(message, 0), world.pdf_text(message, 1)
     assert invoice.number in stripe_pdf and invoice.number in receipt

@@ -18,6 +18,7 @@ from propale_dev.sandbox.store import Store
 
 log = logging.getLogger(__name__)
 
+
 def seed_demo(store: Store, generated_deals: int = 0) -> None:
     """« La Fabrique Commune »: its HubSpot account (with `generated_deals` more customers and
     deals), and its name on Stripe's invoices."""
@@ -38,16 +39,12 @@ def build_services(store: Store, config: SandboxConfig) -> dict[str, tuple[Sandb
     }
 
 
-def apply_faults(
-    services: Mapping[str, tuple[SandboxService, int]], settings: Mapping[str, float]
-) -> None:
+def apply_faults(services: Mapping[str, tuple[SandboxService, int]], settings: Mapping[str, float]) -> None:
     """Apply `{"hubspot.latency_ms": 100, ...}`-style settings; a bad name raises ValueError."""
     for qualified, value in settings.items():
         name, _, setting = qualified.partition(".")
         if name not in services or not setting:
-            raise ValueError(
-                f"fault {qualified!r}: write SERVICE.SETTING with SERVICE one of {', '.join(services)}"
-            )
+            raise ValueError(f"fault {qualified!r}: write SERVICE.SETTING with SERVICE one of {', '.join(services)}")
         services[name][0].faults.update({setting: value})
 
 

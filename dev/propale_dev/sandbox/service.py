@@ -55,9 +55,7 @@ class Faults:
     def update(self, changes: Mapping[str, Any]) -> None:
         unknown = sorted(set(changes) - set(self._values))
         if unknown:
-            raise ValueError(
-                f"unknown fault setting(s) {', '.join(unknown)}; known: {', '.join(sorted(self._values))}"
-            )
+            raise ValueError(f"unknown fault setting(s) {', '.join(unknown)}; known: {', '.join(sorted(self._values))}")
         parsed = {}
         for name, value in changes.items():
             try:
@@ -184,9 +182,7 @@ class SandboxService:
         request = Request(scope, receive)
         if self.faults["latency_ms"]:
             await asyncio.sleep(self.faults["latency_ms"] / 1000)
-        retry_after = self.limiter.retry_after(
-            "global", self.faults["rate_limit"], self.faults["rate_window_s"]
-        )
+        retry_after = self.limiter.retry_after("global", self.faults["rate_limit"], self.faults["rate_window_s"])
         injected: Response | None = None
         if retry_after is not None:
             self.stats.record_fault("rate_limited")

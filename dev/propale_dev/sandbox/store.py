@@ -47,9 +47,7 @@ class Store:
         self._db.executescript(SCHEMA)
         self._objects: dict[str, dict[str, tuple[int, dict[str, Any]]]] = {}
         self._seq = 0
-        for kind, id_, seq, data in self._db.execute(
-            "SELECT kind, id, seq, data FROM objects ORDER BY seq"
-        ):
+        for kind, id_, seq, data in self._db.execute("SELECT kind, id, seq, data FROM objects ORDER BY seq"):
             self._objects.setdefault(kind, {})[id_] = (seq, json.loads(data))
             self._seq = max(self._seq, seq)
 
@@ -103,9 +101,7 @@ class Store:
         with self._lock:
             row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()
             value = row[0] + 1 if row else start
-            self._db.execute(
-                "INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, value)
-            )
+            self._db.execute("INSERT OR REPLACE INTO counters (name, value) VALUES (?, ?)", (name, value))
             return value
 
     def transaction(self) -> threading.RLock:

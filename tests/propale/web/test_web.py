@@ -28,6 +28,7 @@ from support.site import BOULANGERIE, KAIROS, KAIROS_OFFICE, LUMEN, LUMEN_BIS, O
 
 pytestmark = pytest.mark.timeout(600)
 
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, airflow_for):
     tmp = tmp_path_factory.mktemp("web")
@@ -107,7 +108,9 @@ def test_every_response_carries_the_security_headers(site):
     page = client.get(link)
     nonce = re.search(r"style-src 'nonce-([^']+)'", page.headers["content-security-policy"]).group(1)
     assert page.text.count(f'<style nonce="{nonce}">') == 2
-    assert client.get(link).headers["content-security-policy"] != page.headers["content-security-policy"], "one nonce per response"
+    assert client.get(link).headers["content-security-policy"] != page.headers["content-security-policy"], (
+        "one nonce per response"
+    )
 
 
 def test_unknown_and_forged_links_get_the_same_404(site):
@@ -152,7 +155,9 @@ def test_a_post_without_a_valid_csrf_token_is_refused(site):
         response = client.post(f"{link}/accept", data=data)
         assert response.status_code == 403, data
         assert "Revenir à la proposition" in response.text
-    cross_site = client.post(f"{link}/accept", data={"method": "card", "csrf_token": valid}, headers={"Origin": "https://evil.example"})
+    cross_site = client.post(
+        f"{link}/accept", data={"method": "card", "csrf_token": valid}, headers={"Origin": "https://evil.example"}
+    )
     assert cross_site.status_code == 403
     assert site.ledger.acceptance(proposal.id) is None
     assert site.ledger.get_proposal(proposal.id).status == ProposalStatus.SENT
@@ -234,7 +239,9 @@ def test_simultaneous_clicks_open_one_session(site):
     def click(i: int) -> str:
         with site.client(f"203.0.113.{50 + i}") as client:
             response = client.post(
-                pages[i]["action"], data={"method": "card", "csrf_token": pages[i]["csrf_token"]}, headers={"Origin": site.origin}
+                pages[i]["action"],
+                data={"method": "card", "csrf_token": pages[i]["csrf_token"]},
+                headers={"Origin": site.origin},
             )
             return site.session_id(response)
 
@@ -335,7 +342,9 @@ def test_a_one_off_proposal_opens_a_payment_with_its_invoice(site):
 
 def test_the_same_contact_keeps_one_stripe_customer(site):
     site.send_in_process(LUMEN_BIS, now=datetime.now(UTC))
-    lumen = site.stripe.v1.checkout.sessions.retrieve(site.ledger.checkout_sessions(site.proposal(LUMEN).id)[0].stripe_session_id)
+    lumen = site.stripe.v1.checkout.sessions.retrieve(
+        site.ledger.checkout_sessions(site.proposal(LUMEN).id)[0].stripe_session_id
+    )
     session_id = site.session_id(site.click(site.link(LUMEN_BIS), "card", site.client("203.0.113.31")))
     assert site.stripe.v1.checkout.sessions.retrieve(session_id).customer == lumen.customer
 
@@ -351,7 +360,11 @@ def test_an_expired_proposal_cannot_be_accepted(site):
     assert response.status_code == 410
     assert "Proposition expirée" in response.text and proposal.number in response.text
     assert "data-method" not in response.text
-    response = client.post(f"{link}/accept", data={"method": "card", "csrf_token": site_csrf(site, PAPRIKA)}, headers={"Origin": site.origin})
+    response = client.post(
+        f"{link}/accept",
+        data={"method": "card", "csrf_token": site_csrf(site, PAPRIKA)},
+        headers={"Origin": site.origin},
+    )
     assert response.status_code == 410
     assert site.ledger.acceptance(proposal.id) is None
 
@@ -365,7 +378,9 @@ def test_a_replaced_proposal_says_so_without_linking_to_the_new_one(site):
     assert current != site.replaced_link
     assert current not in response.text and site.token(site.proposal(BOULANGERIE)) not in response.text
     csrf = CsrfTokens(site.settings.secret_key, 3600).issue(site.replaced_link.rsplit("/", 1)[1])
-    response = client.post(f"{site.replaced_link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin})
+    response = client.post(
+        f"{site.replaced_link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin}
+    )
     assert response.status_code == 410
     # The new version works.
     assert client.get(current).status_code == 200

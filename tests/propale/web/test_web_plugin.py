@@ -22,7 +22,12 @@ def site(tmp_path_factory, airflow_for):
     with SandboxProcess(config, reset=True, seed="demo") as sandbox:
         site = Site(sandbox, airflow_for(sandbox), tmp, prefix="/propale")
         site.send_in_process(LUMEN, now=datetime.now(UTC))
-        site.start(site.airflow.argv("airflow", "api-server", "--host", "127.0.0.1", "--port", str(site.port), "--workers", "1"), timeout=120)
+        site.start(
+            site.airflow.argv(
+                "airflow", "api-server", "--host", "127.0.0.1", "--port", str(site.port), "--workers", "1"
+            ),
+            timeout=120,
+        )
         try:
             yield site
         finally:
@@ -50,7 +55,10 @@ def test_the_api_server_serves_the_customer_page_under_propale(site):
     # Accepting works inside the API server too: settings, ledger and Stripe connection included.
     session_id = site.session_id(site.click(link, "card", client))
     assert site.ledger.acceptance(site.proposal(LUMEN).id).method == "card"
-    assert site.stripe.v1.checkout.sessions.retrieve(session_id).amount_total == site.proposal(LUMEN).snapshot.first_payment
+    assert (
+        site.stripe.v1.checkout.sessions.retrieve(session_id).amount_total
+        == site.proposal(LUMEN).snapshot.first_payment
+    )
 
 
 def test_the_api_server_logs_no_proposal_link(site):

@@ -88,7 +88,10 @@ def test_names_from_hubspot_are_escaped_on_every_customer_page():
     pages = [
         ("customer_proposal.html", {"csrf_token": "c", "methods": ["card"], "accepted_at": None, "message": None}),
         ("customer_thanks.html", {"method": "card"}),
-        *[("customer_notice.html", {"kind": kind, "accepted_at": datetime.now(UTC)}) for kind in ("expired", "replaced", "paid")],
+        *[
+            ("customer_notice.html", {"kind": kind, "accepted_at": datetime.now(UTC)})
+            for kind in ("expired", "replaced", "paid")
+        ],
     ]
     for template, context in pages:
         html = environment().get_template(template).render({**common, **context})

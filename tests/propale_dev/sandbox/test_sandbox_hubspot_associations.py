@@ -27,7 +27,10 @@ def records(client):
     deal = client.crm.deals.basic_api.create({"properties": {"dealname": "Associations"}})
     contact = client.crm.contacts.basic_api.create({"properties": {"firstname": "Léa"}})
     company = client.crm.companies.basic_api.create({"properties": {"name": "Atelier Lumen"}})
-    lines = [client.crm.line_items.basic_api.create({"properties": {"name": f"Ligne {i}", "price": "10", "quantity": "1"}}) for i in range(2)]
+    lines = [
+        client.crm.line_items.basic_api.create({"properties": {"name": f"Ligne {i}", "price": "10", "quantity": "1"}})
+        for i in range(2)
+    ]
     return {"deal": deal.id, "contact": contact.id, "company": company.id, "lines": [line.id for line in lines]}
 
 
@@ -81,7 +84,9 @@ def test_batch_create_read_and_archive(client, records):
     assert {t.association_types[0].type_id for t in read.results[0].to} == {19}
     reverse = batch.get_page("line_items", "deals", {"inputs": [{"id": records["lines"][0]}]})
     assert reverse.results[0].to[0].association_types[0].type_id == 20
-    batch.archive("deals", "line_items", {"inputs": [{"from": {"id": records["deal"]}, "to": [{"id": records["lines"][0]}]}]})
+    batch.archive(
+        "deals", "line_items", {"inputs": [{"from": {"id": records["deal"]}, "to": [{"id": records["lines"][0]}]}]}
+    )
     after = batch.get_page("deals", "line_items", {"inputs": [{"id": records["deal"]}]})
     assert [t.to_object_id for t in after.results[0].to] == [records["lines"][1]]
 
@@ -109,7 +114,12 @@ def test_note_associations_and_archiving_a_record_removes_its_associations(clien
     note = client.crm.objects.notes.basic_api.create(
         {
             "properties": {"hs_note_body": "Devis envoyé", "hs_timestamp": "2026-05-01T10:00:00Z"},
-            "associations": [{"to": {"id": records["deal"]}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}]}],
+            "associations": [
+                {
+                    "to": {"id": records["deal"]},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 214}],
+                }
+            ],
         }
     )
     v4 = client.crm.associations.v4

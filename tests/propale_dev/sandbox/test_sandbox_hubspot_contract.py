@@ -74,7 +74,9 @@ def test_an_unknown_top_level_field_is_refused_with_hubspots_400_naming_it(api):
 def test_an_unknown_nested_field_is_refused_naming_it(api):
     body = {"inputs": [{"id": "1", "foo": "bar"}], "properties": ["dealname"]}
     assert _refused_field(api.post("/crm/v3/objects/deals/batch/read", json=body)) == "foo"
-    search = {"filterGroups": [{"filters": [{"propertyName": "dealname", "operator": "EQ", "value": "x", "valeur": "x"}]}]}
+    search = {
+        "filterGroups": [{"filters": [{"propertyName": "dealname", "operator": "EQ", "value": "x", "valeur": "x"}]}]
+    }
     assert _refused_field(api.post("/crm/v3/objects/deals/search", json=search)) == "valeur"
 
 
@@ -127,7 +129,10 @@ def test_the_contract_reads_the_models_keys_and_nested_types():
 
 
 def test_the_contract_refuses_unknown_keys_at_any_depth_and_accepts_the_declared_ones():
-    contract.validate({"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "GT", "value": "1"}]}]}, PublicObjectSearchRequest)
+    contract.validate(
+        {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "GT", "value": "1"}]}]},
+        PublicObjectSearchRequest,
+    )
     contract.validate({"inputs": [{"id": "1", "after": "2"}]}, BatchInputPublicFetchAssociationsBatchRequest)
     with pytest.raises(HubSpotError, match='Unrecognized field "operateur"') as refused:
         contract.validate({"filterGroups": [{"filters": [{"operateur": "GT"}]}]}, PublicObjectSearchRequest)

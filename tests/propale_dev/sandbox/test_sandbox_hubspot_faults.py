@@ -43,7 +43,9 @@ def test_rate_limit_answers_hubspots_ten_secondly_429_with_its_headers(sandbox_c
 
 
 def test_the_clients_retry_configuration_recovers_from_429s(sandbox_config, hubspot_admin):
-    retry = Retry(total=5, status_forcelist=[429], allowed_methods=None, respect_retry_after_header=True, backoff_factor=0)
+    retry = Retry(
+        total=5, status_forcelist=[429], allowed_methods=None, respect_retry_after_header=True, backoff_factor=0
+    )
     client = _client(sandbox_config, retry=retry)
     hubspot_admin.set_faults(rate_limit=2, rate_window_s=1)
     hubspot_admin.reset_stats()

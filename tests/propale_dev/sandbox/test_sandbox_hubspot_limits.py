@@ -20,7 +20,9 @@ from propale_dev.sandbox.hubspot import limits
 @pytest.fixture
 def client(sandbox_config):
     # No retries: a refusal must reach the test as HubSpot sent it.
-    return hubspot.Client.create(access_token=sandbox_config.hubspot_token, host=sandbox_config.hubspot_url, retry=Retry(0))
+    return hubspot.Client.create(
+        access_token=sandbox_config.hubspot_token, host=sandbox_config.hubspot_url, retry=Retry(0)
+    )
 
 
 def _refusal(call) -> dict:
@@ -62,22 +64,36 @@ def test_every_limit_says_where_it_is_documented():
 
 def test_a_batch_of_101_is_refused_for_reads_creates_and_updates(client):
     over = limits.BATCH_INPUTS.value + 1
-    read = _refusal(lambda: client.crm.deals.batch_api.read({"inputs": _ids(over), "properties": ["dealname"], "propertiesWithHistory": []}))
+    read = _refusal(
+        lambda: client.crm.deals.batch_api.read(
+            {"inputs": _ids(over), "properties": ["dealname"], "propertiesWithHistory": []}
+        )
+    )
     assert f"at most {limits.BATCH_INPUTS.value}" in read["message"]
-    _refusal(lambda: client.crm.deals.batch_api.create({"inputs": [{"properties": {"dealname": f"D{i}"}} for i in range(over)]}))
-    _refusal(lambda: client.crm.deals.batch_api.update({"inputs": [{"id": i["id"], "properties": {}} for i in _ids(over)]}))
+    _refusal(
+        lambda: client.crm.deals.batch_api.create(
+            {"inputs": [{"properties": {"dealname": f"D{i}"}} for i in range(over)]}
+        )
+    )
+    _refusal(
+        lambda: client.crm.deals.batch_api.update({"inputs": [{"id": i["id"], "properties": {}} for i in _ids(over)]})
+    )
 
 
 def test_a_history_batch_read_takes_50_and_refuses_51_in_hubspots_words(client):
     allowed = limits.HISTORY_BATCH_READ_INPUTS.value
-    read = client.crm.deals.batch_api.read({"inputs": _ids(allowed), "properties": ["dealname"], "propertiesWithHistory": ["dealname"]})
+    read = client.crm.deals.batch_api.read(
+        {"inputs": _ids(allowed), "properties": ["dealname"], "propertiesWithHistory": ["dealname"]}
+    )
     assert read.results == [], "50 unknown ids: a 207 listing them, not a refusal"
     body = _refusal(
         lambda: client.crm.deals.batch_api.read(
             {"inputs": _ids(allowed + 1), "properties": ["dealname"], "propertiesWithHistory": ["dealname"]}
         )
     )
-    assert body["message"].startswith("The maximum number of inputs supported in a batch request for property histories is 50")
+    assert body["message"].startswith(
+        "The maximum number of inputs supported in a batch request for property histories is 50"
+    )
 
 
 def test_an_associations_batch_read_refuses_1001(client):
@@ -99,7 +115,10 @@ def _filter(i: int) -> dict:
         ({"limit": 200}, {"limit": 201}),
         ({"after": "9800", "limit": 200}, {"after": "9801", "limit": 200}),
         ({"filterGroups": [{"filters": [_filter(0)]}] * 5}, {"filterGroups": [{"filters": [_filter(0)]}] * 6}),
-        ({"filterGroups": [{"filters": [_filter(i) for i in range(6)]}]}, {"filterGroups": [{"filters": [_filter(i) for i in range(7)]}]}),
+        (
+            {"filterGroups": [{"filters": [_filter(i) for i in range(6)]}]},
+            {"filterGroups": [{"filters": [_filter(i) for i in range(7)]}]},
+        ),
         (
             {"filterGroups": [{"filters": [_filter(i) for i in range(6)]}] * 3},
             {"filterGroups": [{"filters": [_filter(i) for i in range(6)]}] * 3 + [{"filters": [_filter(0)]}]},
@@ -150,8 +169,16 @@ def gateway(start_sandbox):
 def _create_flagged(client, count: int) -> list[str]:
     ids = []
     for start in range(0, count, 100):
-        inputs = [{"properties": {"dealname": f"Deal {start + i}", "propale_status": Status.TO_PROPOSE}} for i in range(min(100, count - start))]
-        ids += [d.id for d in client.crm.deals.batch_api.create(BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)).results]
+        inputs = [
+            {"properties": {"dealname": f"Deal {start + i}", "propale_status": Status.TO_PROPOSE}}
+            for i in range(min(100, count - start))
+        ]
+        ids += [
+            d.id
+            for d in client.crm.deals.batch_api.create(
+                BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs)
+            ).results
+        ]
     return ids
 
 

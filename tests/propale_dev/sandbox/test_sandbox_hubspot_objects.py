@@ -71,7 +71,9 @@ def test_get_returns_the_type_defaults_with_nulls_or_the_requested_properties(cl
 
 def test_update_changes_values_and_the_modification_dates(client):
     deal = _deal(client, amount="10")
-    updated = client.crm.deals.basic_api.update(deal.id, SimplePublicObjectInput(properties={"amount": "20", "description": ""}))
+    updated = client.crm.deals.basic_api.update(
+        deal.id, SimplePublicObjectInput(properties={"amount": "20", "description": ""})
+    )
     assert updated.properties["amount"] == "20"
     assert updated.updated_at >= deal.updated_at
     assert updated.properties["hs_lastmodifieddate"] >= deal.properties["hs_lastmodifieddate"]
@@ -170,7 +172,14 @@ def test_get_by_id_property(client):
 
 def test_line_item_takes_the_products_values_and_hubspot_computes_its_amount(client):
     product = client.crm.products.basic_api.create(
-        {"properties": {"name": "Bureau fixe", "price": "320", "hs_sku": "FIXE", "recurringbillingfrequency": "monthly"}}
+        {
+            "properties": {
+                "name": "Bureau fixe",
+                "price": "320",
+                "hs_sku": "FIXE",
+                "recurringbillingfrequency": "monthly",
+            }
+        }
     )
     line = client.crm.line_items.basic_api.create(
         {"properties": {"hs_product_id": product.id, "quantity": "2", "hs_discount_percentage": "10"}}
@@ -190,20 +199,31 @@ def test_create_with_associations_and_read_them_back_in_v3_form(client):
         SimplePublicObjectInputForCreate(
             properties={"dealname": "Associée"},
             associations=[
-                {"to": {"id": company.id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}]},
-                {"to": {"id": contact.id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]},
+                {
+                    "to": {"id": company.id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 5}],
+                },
+                {
+                    "to": {"id": contact.id},
+                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}],
+                },
             ],
         )
     )
     fetched = client.crm.deals.basic_api.get_by_id(deal.id, associations=["companies", "contacts"])
     companies = fetched.associations["companies"].results
-    assert {(a.id, a.type) for a in companies} == {(company.id, "deal_to_company"), (company.id, "deal_to_company_unlabeled")}
+    assert {(a.id, a.type) for a in companies} == {
+        (company.id, "deal_to_company"),
+        (company.id, "deal_to_company_unlabeled"),
+    }
     assert [(a.id, a.type) for a in fetched.associations["contacts"].results] == [(contact.id, "deal_to_contact")]
     with pytest.raises(ApiException) as excinfo:
         client.crm.deals.basic_api.create(
             SimplePublicObjectInputForCreate(
                 properties={"dealname": "x"},
-                associations=[{"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}],
+                associations=[
+                    {"to": {"id": "1"}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 3}]}
+                ],
             )
         )
     assert excinfo.value.status == 400
@@ -211,13 +231,17 @@ def test_create_with_associations_and_read_them_back_in_v3_form(client):
 
 def test_batch_create_read_update_archive(client):
     created = client.crm.deals.batch_api.create(
-        BatchInputSimplePublicObjectBatchInputForCreate(inputs=[{"properties": {"dealname": f"Lot {i}"}} for i in range(3)])
+        BatchInputSimplePublicObjectBatchInputForCreate(
+            inputs=[{"properties": {"dealname": f"Lot {i}"}} for i in range(3)]
+        )
     )
     assert isinstance(created, BatchResponseSimplePublicObject) and created.status == "COMPLETE"
     ids = [d.id for d in created.results]
     assert len(ids) == 3
     read = client.crm.deals.batch_api.read(
-        BatchReadInputSimplePublicObjectId(inputs=[{"id": i} for i in ids], properties=["dealname"], properties_with_history=[])
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": i} for i in ids], properties=["dealname"], properties_with_history=[]
+        )
     )
     assert isinstance(read, BatchResponseSimplePublicObject)
     assert sorted(d.properties["dealname"] for d in read.results) == ["Lot 0", "Lot 1", "Lot 2"]
@@ -233,7 +257,9 @@ def test_batch_create_read_update_archive(client):
 def test_batch_with_unknown_ids_is_a_207_with_object_not_found_errors(client):
     deal = _deal(client)
     read = client.crm.deals.batch_api.read(
-        BatchReadInputSimplePublicObjectId(inputs=[{"id": deal.id}, {"id": "999999991"}], properties=[], properties_with_history=[])
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": deal.id}, {"id": "999999991"}], properties=[], properties_with_history=[]
+        )
     )
     assert isinstance(read, BatchResponseSimplePublicObjectWithErrors)
     assert [d.id for d in read.results] == [deal.id]
@@ -241,7 +267,9 @@ def test_batch_with_unknown_ids_is_a_207_with_object_not_found_errors(client):
     assert read.errors[0].category == "OBJECT_NOT_FOUND"
     assert read.errors[0].context == {"ids": ["999999991"]}
     updated = client.crm.deals.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": deal.id, "properties": {"amount": "1"}}, {"id": "999999992", "properties": {"amount": "1"}}])
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": deal.id, "properties": {"amount": "1"}}, {"id": "999999992", "properties": {"amount": "1"}}]
+        )
     )
     assert isinstance(updated, BatchResponseSimplePublicObjectWithErrors)
     assert updated.errors[0].context == {"ids": ["999999992"]}
@@ -261,7 +289,9 @@ def test_batch_over_100_inputs_or_with_a_bad_property_is_refused_whole(client):
             )
         )
     assert excinfo.value.status == 400
-    found = client.crm.deals.search_api.do_search({"filterGroups": [{"filters": [{"propertyName": "dealname", "operator": "EQ", "value": token}]}]})
+    found = client.crm.deals.search_api.do_search(
+        {"filterGroups": [{"filters": [{"propertyName": "dealname", "operator": "EQ", "value": token}]}]}
+    )
     assert found.total == 0
 
 

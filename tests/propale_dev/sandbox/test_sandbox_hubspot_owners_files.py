@@ -29,7 +29,9 @@ def test_a_fresh_account_has_its_admin_as_owner_and_users_make_owners(client, sa
     page = client.crm.owners.owners_api.get_page()
     assert isinstance(page, CollectionResponsePublicOwnerForwardPaging)
     assert all(isinstance(o, PublicOwner) and o.type == "PERSON" for o in page.results)
-    user = client.settings.users.users_api.create({"email": "ines.moreau@fabrique.example", "firstName": "Inès", "lastName": "Moreau"})
+    user = client.settings.users.users_api.create(
+        {"email": "ines.moreau@fabrique.example", "firstName": "Inès", "lastName": "Moreau"}
+    )
     owner = client.crm.owners.owners_api.get_page(email="ines.moreau@fabrique.example").results[0]
     assert (owner.first_name, owner.last_name, owner.user_id) == ("Inès", "Moreau", int(user.id))
     assert owner.teams[0].primary is True
@@ -74,7 +76,12 @@ def test_upload_a_file_then_fetch_its_metadata_and_bytes(client, sandbox_config,
         options=json.dumps({"access": "PRIVATE", "overwrite": False}),
     )  # fmt: skip
     assert isinstance(uploaded, File)
-    assert (uploaded.name, uploaded.extension, uploaded.size, uploaded.access) == ("DEV-2026-00042", "pdf", len(content), "PRIVATE")
+    assert (uploaded.name, uploaded.extension, uploaded.size, uploaded.access) == (
+        "DEV-2026-00042",
+        "pdf",
+        len(content),
+        "PRIVATE",
+    )
     assert uploaded.path == "/propale/propositions/DEV-2026-00042.pdf"
     assert client.files.files_api.get_by_id(uploaded.id).url == uploaded.url
     served = httpx.get(uploaded.url)

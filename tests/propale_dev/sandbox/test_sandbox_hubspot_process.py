@@ -19,7 +19,14 @@ def test_state_survives_a_restart_and_a_crash_and_reset_starts_clean(start_sandb
     process = start_sandbox(reset=True)
     client = _client(process)
     client.crm.properties.core_api.create(
-        "deals", {"name": "persisted_flag", "label": "Flag", "type": "string", "fieldType": "text", "groupName": "dealinformation"}
+        "deals",
+        {
+            "name": "persisted_flag",
+            "label": "Flag",
+            "type": "string",
+            "fieldType": "text",
+            "groupName": "dealinformation",
+        },
     )
     deal = client.crm.deals.basic_api.create({"properties": {"dealname": "Persistant", "persisted_flag": "oui"}})
     contact = client.crm.contacts.basic_api.create({"properties": {"email": "persist@client.example"}})
@@ -27,8 +34,13 @@ def test_state_survives_a_restart_and_a_crash_and_reset_starts_clean(start_sandb
 
     process.restart()
     client = _client(process)
-    assert client.crm.deals.basic_api.get_by_id(deal.id, properties=["persisted_flag"]).properties["persisted_flag"] == "oui"
-    assert [r.to_object_id for r in client.crm.associations.v4.basic_api.get_page("deals", deal.id, "contacts").results] == [contact.id]
+    assert (
+        client.crm.deals.basic_api.get_by_id(deal.id, properties=["persisted_flag"]).properties["persisted_flag"]
+        == "oui"
+    )
+    assert [
+        r.to_object_id for r in client.crm.associations.v4.basic_api.get_page("deals", deal.id, "contacts").results
+    ] == [contact.id]
     second = client.crm.deals.basic_api.create({"properties": {"dealname": "Après redémarrage"}})
     assert int(second.id) > int(deal.id)  # ids keep counting
 
@@ -47,7 +59,9 @@ def test_state_survives_a_restart_and_a_crash_and_reset_starts_clean(start_sandb
 def test_seed_demo_loads_the_coworking_account_once(start_sandbox):
     process = start_sandbox(reset=True, seed="demo")
     client = _client(process)
-    deals = client.crm.deals.get_all(properties=["dealname", "amount", "deal_currency_code", "hubspot_owner_id", "dealstage"])
+    deals = client.crm.deals.get_all(
+        properties=["dealname", "amount", "deal_currency_code", "hubspot_owner_id", "dealstage"]
+    )
     assert len(deals) == 12
     assert {d.properties["deal_currency_code"] for d in deals} == {"EUR"}
     owners = client.crm.owners.owners_api.get_page().results
@@ -81,7 +95,11 @@ def test_seed_demo_loads_the_coworking_account_once(start_sandbox):
 def test_generated_deals_are_complete_customers_added_to_the_demo(start_sandbox):
     process = start_sandbox(reset=True, seed="demo", generated_deals=3)
     client = _client(process)
-    deals = [d for d in client.crm.deals.get_all(properties=["dealname", "amount"]) if d.properties["dealname"].startswith("Client ")]
+    deals = [
+        d
+        for d in client.crm.deals.get_all(properties=["dealname", "amount"])
+        if d.properties["dealname"].startswith("Client ")
+    ]
     assert sorted(d.properties["dealname"] for d in deals) == [
         "Client 00001 — 3 demi-journées de salle",
         "Client 00002 — bureau privé 2 places et mise en service",
@@ -89,9 +107,16 @@ def test_generated_deals_are_complete_customers_added_to_the_demo(start_sandbox)
     ]
     nomades = next(d for d in deals if "nomades" in d.properties["dealname"])
     assert nomades.properties["amount"] == "380"  # 2 × 190 €, from the product's price
-    contacts = client.crm.associations.v4.batch_api.get_page("deals", "contacts", {"inputs": [{"id": d.id} for d in deals]})
+    contacts = client.crm.associations.v4.batch_api.get_page(
+        "deals", "contacts", {"inputs": [{"id": d.id} for d in deals]}
+    )
     contact_ids = [{"id": to.to_object_id} for r in contacts.results for to in r.to]
-    emails = {c.properties["email"] for c in client.crm.contacts.batch_api.read({"inputs": contact_ids, "properties": ["email"], "propertiesWithHistory": []}).results}
+    emails = {
+        c.properties["email"]
+        for c in client.crm.contacts.batch_api.read(
+            {"inputs": contact_ids, "properties": ["email"], "propertiesWithHistory": []}
+        ).results
+    }
     assert emails == {"contact@client00001.example", "contact@client00002.example", "contact@client00003.example"}
 
 

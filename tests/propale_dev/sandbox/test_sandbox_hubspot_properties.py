@@ -31,7 +31,15 @@ def test_builtin_properties_exist_from_the_start(client):
     deal_props = client.crm.properties.core_api.get_all("deals")
     assert isinstance(deal_props, CollectionResponsePropertyNoPaging)
     names = {p.name for p in deal_props.results}
-    assert {"dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id", "deal_currency_code"} <= names
+    assert {
+        "dealname",
+        "amount",
+        "dealstage",
+        "pipeline",
+        "closedate",
+        "hubspot_owner_id",
+        "deal_currency_code",
+    } <= names
     frequency = client.crm.properties.core_api.get_by_name("line_items", "recurringbillingfrequency")
     assert isinstance(frequency, ModelProperty) and frequency.type == "enumeration"
     assert {"monthly", "quarterly", "annually"} <= {o.value for o in frequency.options}
@@ -79,7 +87,8 @@ def test_creating_an_existing_property_is_a_409(client):
 def test_an_archived_property_is_gone_for_reads_and_writes(client):
     name = _name()
     client.crm.properties.core_api.create(
-        "deals", {"name": name, "label": "Temporaire", "type": "string", "fieldType": "text", "groupName": "dealinformation"}
+        "deals",
+        {"name": name, "label": "Temporaire", "type": "string", "fieldType": "text", "groupName": "dealinformation"},
     )
     deal = client.crm.deals.basic_api.create({"properties": {"dealname": "x", name: "valeur"}})
     assert client.crm.properties.core_api.archive("deals", name) is None
@@ -113,5 +122,7 @@ def test_groups_list_get_update_and_batch_read(client):
     client.crm.properties.groups_api.create("deals", {"name": name, "label": "Avant", "displayOrder": 3})
     assert client.crm.properties.groups_api.update("deals", name, {"label": "Après"}).label == "Après"
     assert client.crm.properties.groups_api.get_by_name("deals", name).label == "Après"
-    read = client.crm.properties.batch_api.read("deals", {"archived": False, "inputs": [{"name": "amount"}, {"name": "dealname"}]})
+    read = client.crm.properties.batch_api.read(
+        "deals", {"archived": False, "inputs": [{"name": "amount"}, {"name": "dealname"}]}
+    )
     assert isinstance(read, BatchResponseProperty) and {p.name for p in read.results} == {"amount", "dealname"}

@@ -26,7 +26,9 @@ def deals(client):
         {"dealname": "Gamma salle", "amount": "1000", "closedate": "2026-03-10", "dealstage": "closedwon"},
         {"dealname": "Delta sans montant", "dealstage": "closedlost"},
     ]
-    created = client.crm.deals.batch_api.create({"inputs": [{"properties": {**s, "description": token}} for s in specs]})
+    created = client.crm.deals.batch_api.create(
+        {"inputs": [{"properties": {**s, "description": token}} for s in specs]}
+    )
     by_name = {d.properties["dealname"].split()[0]: d.id for d in created.results}
     return token, by_name
 
@@ -138,8 +140,18 @@ def test_limits_of_hubspot_search_are_400s(client):
     assert _search_error(client, {"filterGroups": [{"filters": [flt] * 5}] * 4})[0] == 400  # 20 > 18
     ok = client.crm.deals.search_api.do_search({"filterGroups": [{"filters": [flt] * 6}] * 3, "limit": 200})
     assert ok.total >= 0
-    assert _search_error(client, {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "LIKE", "value": "1"}]}]})[0] == 400
-    assert _search_error(client, {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}]})[0] == 400
+    assert (
+        _search_error(
+            client, {"filterGroups": [{"filters": [{"propertyName": "amount", "operator": "LIKE", "value": "1"}]}]}
+        )[0]
+        == 400
+    )
+    assert (
+        _search_error(
+            client, {"filterGroups": [{"filters": [{"propertyName": "nope", "operator": "EQ", "value": "1"}]}]}
+        )[0]
+        == 400
+    )
 
 
 def test_paging_past_10000_results_is_a_400(client):
@@ -165,7 +177,9 @@ def test_search_index_lags_writes_by_search_lag_s(client, hubspot_admin):
     seen = client.crm.deals.search_api.do_search(
         {"filterGroups": [{"filters": [{"propertyName": "description", "operator": "EQ", "value": token}]}]}
     )
-    assert sorted((r.id, r.properties["dealname"]) for r in seen.results) == sorted([(existing.id, "Après"), (fresh.id, "Nouveau")])
+    assert sorted((r.id, r.properties["dealname"]) for r in seen.results) == sorted(
+        [(existing.id, "Après"), (fresh.id, "Nouveau")]
+    )
 
 
 def test_search_rate_limit_answers_hubspots_secondly_429(client, hubspot_admin):

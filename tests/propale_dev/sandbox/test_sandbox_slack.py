@@ -66,7 +66,10 @@ def test_blocks_over_slacks_limits_refuse_the_whole_post(sandbox_config, blocks)
 
 def test_blocks_at_slacks_limits_are_accepted(sandbox_config):
     blocks = [{"type": "header", "text": {"type": "plain_text", "text": "x" * 150}}] + [_section("y" * 3000)] * 49
-    assert _post(sandbox_config.slack_webhook_url, json.dumps({"text": "juste", "blocks": blocks}).encode()) == (200, "ok")
+    assert _post(sandbox_config.slack_webhook_url, json.dumps({"text": "juste", "blocks": blocks}).encode()) == (
+        200,
+        "ok",
+    )
 
 
 def test_rate_limit_fault_answers_429_with_retry_after(sandbox, sandbox_config):

@@ -38,7 +38,9 @@ def test_customer_lifecycle_and_shape(client):
     assert customer.id.startswith("cus_") and customer.object == "customer"
     assert customer.livemode is False and isinstance(customer.created, int)
     assert customer.address.city == "Paris" and customer.preferred_locales == ["fr"]
-    updated = client.v1.customers.update(customer.id, params={"metadata": {"deal_id": "9", "hubspot_contact_id": ""}, "name": "C. Martin"})
+    updated = client.v1.customers.update(
+        customer.id, params={"metadata": {"deal_id": "9", "hubspot_contact_id": ""}, "name": "C. Martin"}
+    )
     assert updated.metadata.to_dict() == {"deal_id": "9"}
     assert client.v1.customers.retrieve(customer.id).name == "C. Martin"
     deleted = client.v1.customers.delete(customer.id)
@@ -88,14 +90,20 @@ def test_prices_recurring_one_off_lookup_keys_and_filters(client):
         client.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount": 1, "lookup_key": key})
     assert raised.value.param == "lookup_key"
     assert [p.id for p in client.v1.prices.list(params={"lookup_keys": [key]}).data] == [monthly.id]
-    assert [p.id for p in client.v1.prices.list(params={"product": product.id, "type": "one_time"}).data] == [one_off.id]
+    assert [p.id for p in client.v1.prices.list(params={"product": product.id, "type": "one_time"}).data] == [
+        one_off.id
+    ]
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount": 1, "recurring": {"interval": "fortnight"}})
+        client.v1.prices.create(
+            params={"product": product.id, "currency": "eur", "unit_amount": 1, "recurring": {"interval": "fortnight"}}
+        )
     assert raised.value.param == "recurring[interval]"
 
 
 def test_tax_rates(client):
-    rate = client.v1.tax_rates.create(params={"display_name": "TVA", "percentage": 20, "inclusive": False, "country": "FR"})
+    rate = client.v1.tax_rates.create(
+        params={"display_name": "TVA", "percentage": 20, "inclusive": False, "country": "FR"}
+    )
     assert rate.id.startswith("txr_") and rate.percentage == 20 and rate.inclusive is False
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.tax_rates.create(params={"display_name": "TVA", "percentage": 20})
@@ -124,7 +132,9 @@ def test_list_pagination_both_ways(client):
     assert [c.id for c in last.data] == newest_first[4:] and not last.has_more
     back = client.v1.customers.list(params={"email": email, "limit": 2, "ending_before": newest_first[4]})
     assert [c.id for c in back.data] == newest_first[2:4] and back.has_more
-    assert [c.id for c in client.v1.customers.list(params={"email": email, "limit": 2}).auto_paging_iter()] == newest_first
+    assert [
+        c.id for c in client.v1.customers.list(params={"email": email, "limit": 2}).auto_paging_iter()
+    ] == newest_first
     for bad in (0, 101):
         with pytest.raises(stripe.InvalidRequestError) as raised:
             client.v1.customers.list(params={"limit": bad})
@@ -135,14 +145,20 @@ def test_events_filters_and_snapshots(client):
     start = int(time.time())
     customer = new_customer(client)
     client.v1.customers.update(customer.id, params={"name": "Nouveau nom"})
-    mine = [e for e in client.v1.events.list(params={"type": "customer.*", "limit": 100}).data if e.data.object.id == customer.id]
+    mine = [
+        e
+        for e in client.v1.events.list(params={"type": "customer.*", "limit": 100}).data
+        if e.data.object.id == customer.id
+    ]
     assert [e.type for e in mine] == ["customer.updated", "customer.created"]
     updated, created = mine
     assert updated.data.previous_attributes.to_dict() == {"name": "Camille Martin"}
     assert created.data.object.name == "Camille Martin"  # as it was then
     assert updated.api_version == "2026-10-28.endive" and updated.id.startswith("evt_")
     assert client.v1.events.retrieve(updated.id).type == "customer.updated"
-    both = client.v1.events.list(params={"types": ["customer.created", "customer.updated"], "created": {"gte": start}, "limit": 100})
+    both = client.v1.events.list(
+        params={"types": ["customer.created", "customer.updated"], "created": {"gte": start}, "limit": 100}
+    )
     assert {e.type for e in both.data} <= {"customer.created", "customer.updated"}
     assert {updated.id, created.id} <= {e.id for e in both.data}
     assert client.v1.events.list(params={"created": {"gt": int(time.time()) + 3600}}).data == []

@@ -26,7 +26,12 @@ def test_subscription_session_totals_line_items_and_url(client, catalog):
         client, catalog, customer, line_items=[catalog.line(catalog.desk, 2), catalog.line(catalog.setup_fee)]
     )
     assert session.id.startswith("cs_test_")
-    assert (session.object, session.status, session.payment_status, session.mode) == ("checkout.session", "open", "unpaid", "subscription")
+    assert (session.object, session.status, session.payment_status, session.mode) == (
+        "checkout.session",
+        "open",
+        "unpaid",
+        "subscription",
+    )
     assert session.amount_subtotal == 2 * 30000 + 5000
     assert session.total_details.amount_tax == 13000
     assert session.amount_total == 78000
@@ -56,7 +61,10 @@ def test_subscription_session_totals_line_items_and_url(client, catalog):
         ({"payment_method_types": ["card"]}, "payment_method_types"),  # gone since 2026-09-30.endive
         ({"allowed_payment_method_types": ["ideal"]}, None),  # not turned on for the account: none left
         ({"line_items": [{"price": "price_missing", "quantity": 1}]}, "line_items[0][price]"),
-        ({"line_items": [{"price_data": {"currency": "eur", "unit_amount": 100, "product_data": {"name": "x"}}}]}, "line_items[0][quantity]"),
+        (
+            {"line_items": [{"price_data": {"currency": "eur", "unit_amount": 100, "product_data": {"name": "x"}}}]},
+            "line_items[0][quantity]",
+        ),
     ],
 )
 def test_invalid_sessions_are_refused_with_the_offending_param(client, catalog, change, param):
@@ -121,7 +129,11 @@ def test_card_subscription_emits_stripes_sequence(client, catalog):
     assert charge.payment_method_details.type == "card"
     assert charge.payment_method_details.card.last4 == "4242"
     assert charge.receipt_url
-    updated = next(e for e in events_since(client, marker) if e.type == "customer.subscription.updated" and belongs_to_sub(e, sub.id))
+    updated = next(
+        e
+        for e in events_since(client, marker)
+        if e.type == "customer.subscription.updated" and belongs_to_sub(e, sub.id)
+    )
     assert updated.data.previous_attributes["status"] == "incomplete"
     assert updated.data.object["status"] == "active"
 
@@ -155,7 +167,14 @@ def test_card_payment_with_invoice_creation(client, catalog):
     types = types_for(client, marker, completed.customer)
     assert in_order(
         types,
-        ["customer.created", "payment_intent.succeeded", "invoice.created", "invoice.finalized", "invoice.paid", "checkout.session.completed"],
+        [
+            "customer.created",
+            "payment_intent.succeeded",
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.paid",
+            "checkout.session.completed",
+        ],
     ), types
     invoice = client.v1.invoices.retrieve(completed.invoice)
     assert (invoice.status, invoice.billing_reason, invoice.parent) == ("paid", "manual", None)
@@ -226,7 +245,15 @@ def test_sepa_failing_iban_fails_asynchronously(client, catalog, fast_sepa):
     assert completed.payment_status == "unpaid"
     wait_for(lambda: "checkout.session.async_payment_failed" in types_for(client, marker, customer.id))
     types = types_for(client, marker, customer.id)
-    assert in_order(types, ["checkout.session.completed", "payment_intent.payment_failed", "invoice.payment_failed", "checkout.session.async_payment_failed"]), types
+    assert in_order(
+        types,
+        [
+            "checkout.session.completed",
+            "payment_intent.payment_failed",
+            "invoice.payment_failed",
+            "checkout.session.async_payment_failed",
+        ],
+    ), types
     assert "checkout.session.async_payment_succeeded" not in types
     assert client.v1.invoices.retrieve(completed.invoice).status == "open"
     assert client.v1.subscriptions.retrieve(completed.subscription).status == "past_due"
@@ -269,7 +296,9 @@ def test_sessions_list_filters(client, catalog):
     complete(client, second.id, card_number="4242424242424242")
     listed = client.v1.checkout.sessions.list(params={"customer": customer.id})
     assert [s.id for s in listed.data] == [second.id, first.id]
-    assert [s.id for s in client.v1.checkout.sessions.list(params={"customer": customer.id, "status": "open"}).data] == [first.id]
+    assert [
+        s.id for s in client.v1.checkout.sessions.list(params={"customer": customer.id, "status": "open"}).data
+    ] == [first.id]
     sub = client.v1.checkout.sessions.retrieve(second.id).subscription
     assert [s.id for s in client.v1.checkout.sessions.list(params={"subscription": sub}).data] == [second.id]
 
@@ -294,7 +323,12 @@ def test_checkout_creates_the_customer_when_given_only_an_email(client, catalog)
     assert types[:3] == ["customer.created", "payment_method.attached", "customer.subscription.created"], types
     assert types[-1] == "checkout.session.completed"
     with pytest.raises(stripe.InvalidRequestError):
-        complete(client, subscription_session(client, catalog, customer).id, iban="DE89370400440532013000", card_number="4242424242424242")
+        complete(
+            client,
+            subscription_session(client, catalog, customer).id,
+            iban="DE89370400440532013000",
+            card_number="4242424242424242",
+        )
 
 
 def test_subscription_items_and_deleting_the_customer_cancels_the_subscription(client, catalog):

@@ -67,7 +67,17 @@ def test_advancing_past_the_period_end_renews_and_charges(client, catalog):
     assert int(invoice.number.split("-")[-1]) > int(first_invoice.number.split("-")[-1])
     events = [e for e in events_since(client, marker) if e.data.object.to_dict().get("customer") == customer.id]
     types = [e.type for e in events]
-    assert in_order(types, ["customer.subscription.updated", "invoice.created", "invoice.finalized", "payment_intent.succeeded", "invoice.paid", "invoice.payment_succeeded"]), types
+    assert in_order(
+        types,
+        [
+            "customer.subscription.updated",
+            "invoice.created",
+            "invoice.finalized",
+            "payment_intent.succeeded",
+            "invoice.paid",
+            "invoice.payment_succeeded",
+        ],
+    ), types
     assert next(e for e in events if e.type == "invoice.paid").created == FEB_28 + HOUR
     assert renewed.status == "active"
 
@@ -95,7 +105,15 @@ def test_a_failing_card_makes_the_renewal_fail_and_the_subscription_past_due(cli
     assert (invoice.status, invoice.attempt_count, invoice.amount_remaining) == ("open", 1, 36000)
     assert invoice.next_payment_attempt is not None
     types = types_for(client, marker, customer.id)
-    assert in_order(types, ["invoice.finalized", "payment_intent.payment_failed", "invoice.payment_failed", "customer.subscription.updated"]), types
+    assert in_order(
+        types,
+        [
+            "invoice.finalized",
+            "payment_intent.payment_failed",
+            "invoice.payment_failed",
+            "customer.subscription.updated",
+        ],
+    ), types
     assert "invoice.paid" not in types
 
 
@@ -107,7 +125,11 @@ def test_an_open_session_expires_when_the_clock_passes_expires_at(client, catalo
     marker = latest_event_id(client)
     advance(client, clock.id, JAN_31 + 25 * HOUR)
     assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
-    expired = [e for e in events_since(client, marker) if e.type == "checkout.session.expired" and e.data.object.id == session.id]
+    expired = [
+        e
+        for e in events_since(client, marker)
+        if e.type == "checkout.session.expired" and e.data.object.id == session.id
+    ]
     assert len(expired) == 1 and expired[0].created == session.expires_at
 
 
@@ -124,6 +146,12 @@ def test_cancel_now_and_at_period_end(client, catalog):
 
     _, _, other = subscribed_on_clock(client, catalog)
     canceled = client.v1.subscriptions.cancel(other.id, params={"cancellation_details": {"comment": "Départ"}})
-    assert (canceled.status, canceled.canceled_at, canceled.cancellation_details.comment) == ("canceled", JAN_31, "Départ")
+    assert (canceled.status, canceled.canceled_at, canceled.cancellation_details.comment) == (
+        "canceled",
+        JAN_31,
+        "Départ",
+    )
     assert other.id not in [s.id for s in client.v1.subscriptions.list(params={"customer": other.customer}).data]
-    assert other.id in [s.id for s in client.v1.subscriptions.list(params={"customer": other.customer, "status": "canceled"}).data]
+    assert other.id in [
+        s.id for s in client.v1.subscriptions.list(params={"customer": other.customer, "status": "canceled"}).data
+    ]

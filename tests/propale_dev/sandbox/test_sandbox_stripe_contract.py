@@ -57,7 +57,9 @@ def test_an_unknown_nested_parameter_is_named_in_brackets(client, catalog):
     line = {"price_data": {"currency": "eur", "unit_amount": 1000, "product_data": {"name": "Salle"}, "foo": "bar"},
             "quantity": 1}  # fmt: skip
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.checkout.sessions.create(_session_params(catalog, new_customer(client), mode="payment", line_items=[line]))
+        client.v1.checkout.sessions.create(
+            _session_params(catalog, new_customer(client), mode="payment", line_items=[line])
+        )
     assert raised.value.code == "parameter_unknown"
     assert raised.value.param == "line_items[0][price_data][foo]"
     assert raised.value.user_message == "Received unknown parameter: line_items[0][price_data][foo]"
@@ -88,12 +90,16 @@ def test_allowed_methods_are_filtered_by_what_the_account_offers_for_the_currenc
     )
     assert card_only.payment_method_types == ["card"]
     with pytest.raises(stripe.InvalidRequestError, match="No valid payment method types"):
-        client.v1.checkout.sessions.create(_session_params(catalog, new_customer(client), allowed_payment_method_types=["ideal"]))
+        client.v1.checkout.sessions.create(
+            _session_params(catalog, new_customer(client), allowed_payment_method_types=["ideal"])
+        )
 
 
 def test_a_method_turned_off_in_the_account_is_no_longer_offered(client, catalog):
     [default] = [c for c in client.v1.payment_method_configurations.list().data if c.is_default]
-    client.v1.payment_method_configurations.update(default.id, {"sepa_debit": {"display_preference": {"preference": "off"}}})
+    client.v1.payment_method_configurations.update(
+        default.id, {"sepa_debit": {"display_preference": {"preference": "off"}}}
+    )
     try:
         session = client.v1.checkout.sessions.create(
             _session_params(catalog, new_customer(client), allowed_payment_method_types=["card", "sepa_debit"])
@@ -104,12 +110,16 @@ def test_a_method_turned_off_in_the_account_is_no_longer_offered(client, catalog
                 _session_params(catalog, new_customer(client), allowed_payment_method_types=["sepa_debit"])
             )
     finally:
-        client.v1.payment_method_configurations.update(default.id, {"sepa_debit": {"display_preference": {"preference": "on"}}})
+        client.v1.payment_method_configurations.update(
+            default.id, {"sepa_debit": {"display_preference": {"preference": "on"}}}
+        )
 
 
 def test_enums_and_empty_strings_are_checked_as_stripe_does(client, catalog):
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.checkout.sessions.create(_session_params(catalog, new_customer(client), billing_address_collection="sometimes"))
+        client.v1.checkout.sessions.create(
+            _session_params(catalog, new_customer(client), billing_address_collection="sometimes")
+        )
     assert raised.value.param == "billing_address_collection"
     assert raised.value.user_message == "Invalid billing_address_collection: must be one of auto or required"
     with pytest.raises(stripe.InvalidRequestError) as raised:
@@ -151,7 +161,9 @@ def _library_endpoints() -> dict[tuple[str, str], type]:
             name = re.search(r"(\w+Params)\b", ast.unparse(annotation)) if annotation is not None else None
             for call in ast.walk(function):
                 if name and isinstance(call, ast.Call) and getattr(call.func, "attr", "") == "_request":
-                    url = call.args[1].func.value if isinstance(call.args[1], ast.Call) else call.args[1]  # "…".format(…)
+                    url = (
+                        call.args[1].func.value if isinstance(call.args[1], ast.Call) else call.args[1]
+                    )  # "…".format(…)
                     key = (call.args[0].value.upper(), re.sub(r"\{[^}]*\}", "{}", url.value))
                     endpoints[key] = getattr(importlib.import_module(modules[name[1]]), name[1])
     return endpoints
@@ -196,16 +208,36 @@ def test_the_schema_comes_from_the_library_without_client_options():
 @pytest.mark.parametrize(
     ("params_class", "params", "param", "code"),
     [
-        (stripe_params.CustomerListParams, {"email": "a@b.fr", "created": {"gte": "1", "around": "2"}}, "created[around]", "parameter_unknown"),
+        (
+            stripe_params.CustomerListParams,
+            {"email": "a@b.fr", "created": {"gte": "1", "around": "2"}},
+            "created[around]",
+            "parameter_unknown",
+        ),
         (stripe_params.CustomerListParams, {"expand": ["data.test_clock"], "limit": "3"}, None, None),
         (stripe_params.CustomerCreateParams, {"metadata": {"any_key": "x", "gone": ""}}, None, None),
         (stripe_params.CustomerUpdateParams, {"metadata": "", "address": "", "tax": {"ip_address": ""}}, None, None),
         (stripe_params.CustomerCreateParams, {"preferred_locales": "fr"}, "preferred_locales", None),
         (stripe_params.CustomerCreateParams, {"name": {"first": "Camille"}}, "name", None),
         (stripe_params.CustomerCreateParams, {"tax_exempt": "maybe"}, "tax_exempt", None),
-        (stripe_params.checkout.SessionCreateParams, {"allowed_payment_method_types": ["card", "cheque"]}, "allowed_payment_method_types[1]", None),
-        (stripe_params.checkout.SessionCreateParams, {"line_items": [{"price": "p", "quantity": "1"}, {"tax_rate": "t"}]}, "line_items[1][tax_rate]", "parameter_unknown"),
-        (stripe_params.checkout.SessionCreateParams, {"customer_email": ""}, "customer_email", "parameter_invalid_empty"),
+        (
+            stripe_params.checkout.SessionCreateParams,
+            {"allowed_payment_method_types": ["card", "cheque"]},
+            "allowed_payment_method_types[1]",
+            None,
+        ),
+        (
+            stripe_params.checkout.SessionCreateParams,
+            {"line_items": [{"price": "p", "quantity": "1"}, {"tax_rate": "t"}]},
+            "line_items[1][tax_rate]",
+            "parameter_unknown",
+        ),
+        (
+            stripe_params.checkout.SessionCreateParams,
+            {"customer_email": ""},
+            "customer_email",
+            "parameter_invalid_empty",
+        ),
         (stripe_params.InvoiceItemCreateParams, {"pricing": {"price": "price_1"}, "customer": "cus_1"}, None, None),
     ],
 )

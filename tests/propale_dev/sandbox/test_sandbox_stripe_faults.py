@@ -42,7 +42,15 @@ def test_a_declined_payment_is_replayed_not_retried(client, sandbox_config):
     customer = new_customer(client)
     client.v1.payment_methods.attach(pm.id, params={"customer": customer.id})
     invoice = client.v1.invoices.create(params={"customer": customer.id, "currency": "eur"})
-    client.v1.invoice_items.create(params={"customer": customer.id, "invoice": invoice.id, "amount": 1000, "currency": "eur", "description": "Café"})
+    client.v1.invoice_items.create(
+        params={
+            "customer": customer.id,
+            "invoice": invoice.id,
+            "amount": 1000,
+            "currency": "eur",
+            "description": "Café",
+        }
+    )
     key = str(uuid.uuid4())
     for _ in range(2):
         with pytest.raises(stripe.CardError) as raised:
@@ -120,5 +128,7 @@ def test_unknown_fault_setting_is_refused(sandbox_config):
     response = httpx.patch(f"{sandbox_config.stripe_url}/_sandbox/faults", json={"sepa_delay": 1})
     assert response.status_code == 400
     settings = httpx.get(f"{sandbox_config.stripe_url}/_sandbox/faults").json()
-    assert {"sepa_delay_s", "sepa_slow_delay_s", "clock_advance_s", "rate_limit", "error_rate", "latency_ms"} <= set(settings)
+    assert {"sepa_delay_s", "sepa_slow_delay_s", "clock_advance_s", "rate_limit", "error_rate", "latency_ms"} <= set(
+        settings
+    )
     assert settings["rate_limit"] == 0

@@ -25,7 +25,11 @@ def test_draft_finalize_and_pay_out_of_band(client, catalog):
     assert draft.lines.data[0].parent.type == "invoice_item_details"
 
     opened = client.v1.invoices.finalize_invoice(draft.id)
-    assert opened.status == "open" and opened.number and opened.due_date == opened.status_transitions.finalized_at + 30 * 86400
+    assert (
+        opened.status == "open"
+        and opened.number
+        and opened.due_date == opened.status_transitions.finalized_at + 30 * 86400
+    )
     assert opened.amount_remaining == 43200
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.invoices.finalize_invoice(draft.id)
@@ -71,7 +75,12 @@ def test_void_uncollectible_and_list_filters(client, catalog):
     assert client.v1.invoices.mark_uncollectible(to_write_off.id).status == "uncollectible"
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.invoices.void_invoice(to_void.id)
-    assert [i.id for i in client.v1.invoices.list(params={"customer": customer.id, "status": "void"}).data] == [to_void.id]
-    assert [i.id for i in client.v1.invoices.list(params={"customer": customer.id}).data] == [to_write_off.id, to_void.id]
+    assert [i.id for i in client.v1.invoices.list(params={"customer": customer.id, "status": "void"}).data] == [
+        to_void.id
+    ]
+    assert [i.id for i in client.v1.invoices.list(params={"customer": customer.id}).data] == [
+        to_write_off.id,
+        to_void.id,
+    ]
     lines = client.v1.invoices.line_items.list(to_void.id)
     assert lines.data[0].quantity == 3 and lines.data[0].taxes[0].amount == 7200

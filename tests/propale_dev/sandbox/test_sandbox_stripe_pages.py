@@ -14,7 +14,9 @@ from support.stripe_sandbox import card_form, complete, new_customer, payment_se
 
 
 def test_checkout_page_is_french_with_stripes_field_ids(client, catalog):
-    session = subscription_session(client, catalog, new_customer(client), line_items=[catalog.line(catalog.desk), catalog.line(catalog.setup_fee)])
+    session = subscription_session(
+        client, catalog, new_customer(client), line_items=[catalog.line(catalog.desk), catalog.line(catalog.setup_fee)]
+    )
     page = httpx.get(session.url)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
@@ -67,12 +69,21 @@ def test_email_is_asked_when_unknown(client, catalog):
 
 def test_sepa_on_the_page(client, catalog, fast_sepa):
     session = subscription_session(client, catalog, new_customer(client))
-    response = httpx.post(session.url, data={"payment_method": "sepa_debit", "iban": "FR14 2004 1010 0505 0001 3M02 606", "billingName": "Camille Martin"})
+    response = httpx.post(
+        session.url,
+        data={
+            "payment_method": "sepa_debit",
+            "iban": "FR14 2004 1010 0505 0001 3M02 606",
+            "billingName": "Camille Martin",
+        },
+    )
     assert response.status_code == 303
     assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "unpaid"
     wait_for(lambda: client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid")
     bad = subscription_session(client, catalog, new_customer(client))
-    refused = httpx.post(bad.url, data={"payment_method": "sepa_debit", "iban": "FR00 1234", "billingName": "Camille Martin"})
+    refused = httpx.post(
+        bad.url, data={"payment_method": "sepa_debit", "iban": "FR00 1234", "billingName": "Camille Martin"}
+    )
     assert "Le code IBAN saisi est incorrect." in refused.text
 
 
@@ -88,7 +99,9 @@ def test_expired_and_unknown_sessions_get_a_clear_page(client, catalog):
 
 def test_invoice_pdf_is_a_real_pdf_with_number_and_amounts(client, catalog):
     customer = new_customer(client, name="Société Exemple SAS")
-    session = subscription_session(client, catalog, customer, line_items=[catalog.line(catalog.desk), catalog.line(catalog.setup_fee)])
+    session = subscription_session(
+        client, catalog, customer, line_items=[catalog.line(catalog.desk), catalog.line(catalog.setup_fee)]
+    )
     completed = complete(client, session.id, card_number="4242424242424242")
     invoice = client.v1.invoices.retrieve(completed.invoice)
     response = httpx.get(invoice.invoice_pdf)

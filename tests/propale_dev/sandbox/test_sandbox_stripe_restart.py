@@ -16,10 +16,14 @@ def test_state_survives_a_crash_and_pending_debits_resume(start_sandbox):
     customer = new_customer(client)
     paid = complete(client, subscription_session(client, catalog, customer).id, card_number="4242424242424242")
     first_number = client.v1.invoices.retrieve(paid.invoice).number
-    pending = complete(client, subscription_session(client, catalog, customer).id, iban="DE89370400440532013000", name="C. M.")
+    pending = complete(
+        client, subscription_session(client, catalog, customer).id, iban="DE89370400440532013000", name="C. M."
+    )
     assert pending.payment_status == "unpaid"
     replayed_key = "restart-key"
-    created = client.v1.customers.create(params={"email": "persist@exemple.fr"}, options={"idempotency_key": replayed_key})
+    created = client.v1.customers.create(
+        params={"email": "persist@exemple.fr"}, options={"idempotency_key": replayed_key}
+    )
 
     process.stop(sig=signal.SIGKILL)
     process.restart()
@@ -27,7 +31,9 @@ def test_state_survives_a_crash_and_pending_debits_resume(start_sandbox):
 
     assert client.v1.subscriptions.retrieve(paid.subscription).status == "active"
     assert client.v1.checkout.sessions.retrieve(paid.id).payment_status == "paid"
-    again = client.v1.customers.create(params={"email": "persist@exemple.fr"}, options={"idempotency_key": replayed_key})
+    again = client.v1.customers.create(
+        params={"email": "persist@exemple.fr"}, options={"idempotency_key": replayed_key}
+    )
     assert again.id == created.id
     wait_for(lambda: client.v1.checkout.sessions.retrieve(pending.id).payment_status == "paid", timeout=15)
     assert client.v1.invoices.retrieve(pending.invoice).status == "paid"

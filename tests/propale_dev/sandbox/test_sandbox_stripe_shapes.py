@@ -72,8 +72,12 @@ def world(sandbox: SandboxProcess) -> World:
         world.add("tax_rate", catalog.vat.id)
 
         # A card subscription, paid on Checkout (a recurring and a one-off line).
-        card_customer = new_customer(client, address={"line1": "3 rue de la Paix", "postal_code": "69001", "city": "Lyon", "country": "FR"})
-        card = subscription_session(client, catalog, card_customer, line_items=[catalog.line(catalog.desk, 2), catalog.line(catalog.setup_fee)])
+        card_customer = new_customer(
+            client, address={"line1": "3 rue de la Paix", "postal_code": "69001", "city": "Lyon", "country": "FR"}
+        )
+        card = subscription_session(
+            client, catalog, card_customer, line_items=[catalog.line(catalog.desk, 2), catalog.line(catalog.setup_fee)]
+        )
         card_done = complete(client, card.id, card_number="4242424242424242", name="Camille Martin")
 
         # A one-off payment with invoice_creation, by a guest whom Checkout makes a customer.
@@ -97,7 +101,11 @@ def world(sandbox: SandboxProcess) -> World:
         renewal = client.v1.subscriptions.retrieve(clock_sub.id, params={"expand": ["latest_invoice"]})
         assert (renewal.status, renewal.latest_invoice.status) == ("past_due", "open")
         failed_invoice = renewal.latest_invoice.id
-        assert (card_done["payment_status"], one_off_done["payment_status"], expired.status) == ("paid", "paid", "expired")
+        assert (card_done["payment_status"], one_off_done["payment_status"], expired.status) == (
+            "paid",
+            "paid",
+            "expired",
+        )
 
         world.add("customer", card_customer.id, one_off_done["customer"], sepa_customer.id, clock_customer.id)
         world.add("checkout.session", card.id, one_off.id, sepa.id, expired.id)
@@ -112,7 +120,9 @@ def world(sandbox: SandboxProcess) -> World:
                 world.add("charge", intent.latest_charge)
         failed_intents = client.v1.payment_intents.list(params={"customer": clock_customer.id, "limit": 100}).data
         world.add("payment_intent", *(i.id for i in failed_intents if i.status != "succeeded"))
-        world.add("charge", *(c.id for c in client.v1.charges.list(params={"customer": clock_customer.id, "limit": 100}).data))
+        world.add(
+            "charge", *(c.id for c in client.v1.charges.list(params={"customer": clock_customer.id, "limit": 100}).data)
+        )
         world.ids = {kind: list(dict.fromkeys(ids)) for kind, ids in world.ids.items()}
         return world
     finally:
@@ -157,13 +167,18 @@ CASES: dict[str, Callable[[World], list[tuple[str, dict[str, Any]]]]] = {
     "tax_rate": lambda w: _objects(w, "tax_rate", "/v1/tax_rates/{id}"),
     "checkout.session": lambda w: _objects(w, "checkout.session", "/v1/checkout/sessions/{id}"),
     "checkout.session expanded": lambda w: _objects(
-        w, "checkout.session", "/v1/checkout/sessions/{id}", **{"expand[]": ["line_items", "customer", "invoice", "subscription", "payment_intent"]}
+        w,
+        "checkout.session",
+        "/v1/checkout/sessions/{id}",
+        **{"expand[]": ["line_items", "customer", "invoice", "subscription", "payment_intent"]},
     ),
     "checkout.session line_items": lambda w: _objects(w, "checkout.session", "/v1/checkout/sessions/{id}/line_items"),
     "subscription": lambda w: _objects(w, "subscription", "/v1/subscriptions/{id}", **{"expand[]": ["latest_invoice"]}),
     "invoice": lambda w: _objects(w, "invoice", "/v1/invoices/{id}"),
     "invoice with payments": lambda w: _objects(w, "invoice", "/v1/invoices/{id}", **{"expand[]": ["payments"]}),
-    "payment_intent": lambda w: _objects(w, "payment_intent", "/v1/payment_intents/{id}", **{"expand[]": ["latest_charge"]}),
+    "payment_intent": lambda w: _objects(
+        w, "payment_intent", "/v1/payment_intents/{id}", **{"expand[]": ["latest_charge"]}
+    ),
     "charge": lambda w: _objects(w, "charge", "/v1/charges/{id}"),
     "test_clock": lambda w: _objects(w, "test_clock", "/v1/test_helpers/test_clocks/{id}"),
     "lists": _lists,
@@ -176,7 +191,9 @@ def _check(payload: dict[str, Any]) -> list[str]:
 
 def _report(found: dict[str, list[str]]) -> str:
     lines = [f"{label}:\n    " + "\n    ".join(problems) for label, problems in found.items() if problems]
-    return f"{sum(len(p) for p in found.values())} mismatches with stripe {stripe.VERSION}'s classes\n" + "\n".join(lines)
+    return f"{sum(len(p) for p in found.values())} mismatches with stripe {stripe.VERSION}'s classes\n" + "\n".join(
+        lines
+    )
 
 
 @pytest.mark.parametrize("object_type", list(CASES))
@@ -240,7 +257,6 @@ def test_the_check_catches_what_real_stripe_would_not_send():
     assert not any(p.startswith("checkout.session.line_items") for p in session)  # includable: absent is fine
 
 
-
 def test_the_check_knows_what_real_stripe_leaves_out():
     """Fields the API omits are not reported: another type's hash, an includable list, a list's total."""
     card = {
@@ -258,5 +274,7 @@ def test_the_check_knows_what_real_stripe_leaves_out():
     listing = {"object": "list", "data": [], "has_more": False, "url": "/v1/payment_methods"}
     assert mismatches(stripe.ListObject, listing) == []
     assert mismatches(stripe.ListObject, {**listing, "total_count": 0}) == ["list.total_count: not a field of a list"]
-    nested = mismatches(stripe.checkout.Session, {"object": "checkout.session", "line_items": {**listing, "total_count": 0}})
+    nested = mismatches(
+        stripe.checkout.Session, {"object": "checkout.session", "line_items": {**listing, "total_count": 0}}
+    )
     assert not any(p.startswith("checkout.session.line_items") for p in nested), nested

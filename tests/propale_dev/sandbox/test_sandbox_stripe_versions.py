@@ -101,17 +101,40 @@ def test_a_pre_basil_invoice_has_its_subscription_at_the_top_and_no_parent():
     assert "amount_overpaid" not in old and "confirmation_secret" not in old
     [line] = old["lines"]["data"]
     assert "parent" not in line
-    assert (line["type"], line["subscription"], line["subscription_item"], line["proration"]) == ("subscription", "sub_1", "si_1", False)
-    assert line["tax_amounts"] == [{"amount": 480, "inclusive": False, "tax_rate": "txr_20", "taxability_reason": "standard_rated", "taxable_amount": 2400}]
+    assert (line["type"], line["subscription"], line["subscription_item"], line["proration"]) == (
+        "subscription",
+        "sub_1",
+        "si_1",
+        False,
+    )
+    assert line["tax_amounts"] == [
+        {
+            "amount": 480,
+            "inclusive": False,
+            "tax_rate": "txr_20",
+            "taxability_reason": "standard_rated",
+            "taxable_amount": 2400,
+        }
+    ]
     assert line["tax_rates"] == [RATE] and "taxes" not in line
     assert old["total_tax_amounts"] == line["tax_amounts"] and "total_taxes" not in old
     assert invoice == subscription_invoice(), "the stored object is left as it is"
 
 
 def test_a_one_off_invoice_before_basil_has_no_subscription():
-    invoice = {**subscription_invoice(), "parent": None, "metadata": {"proposal_number": "DEV-2026-00002"}, "status": "open"}
+    invoice = {
+        **subscription_invoice(),
+        "parent": None,
+        "metadata": {"proposal_number": "DEV-2026-00002"},
+        "status": "open",
+    }
     invoice["lines"]["data"][0]["parent"] = {
-        "invoice_item_details": {"invoice_item": "ii_1", "proration": False, "proration_details": None, "subscription": None},
+        "invoice_item_details": {
+            "invoice_item": "ii_1",
+            "proration": False,
+            "proration_details": None,
+            "subscription": None,
+        },
         "subscription_item_details": None,
         "type": "invoice_item_details",
     }
@@ -147,7 +170,12 @@ def test_a_pre_basil_subscription_has_its_billing_period_at_the_top():
     subscription = {
         "id": "sub_1",
         "object": "subscription",
-        "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item", "current_period_start": 100, "current_period_end": 200}]},
+        "items": {
+            "object": "list",
+            "data": [
+                {"id": "si_1", "object": "subscription_item", "current_period_start": 100, "current_period_end": 200}
+            ],
+        },
     }
     old = render("subscription", subscription, OLD, Objects())
     assert (old["current_period_start"], old["current_period_end"]) == (100, 200)
@@ -164,7 +192,12 @@ def test_intents_and_charges_name_their_invoice_before_basil():
 
 
 def test_checkout_ui_mode_takes_its_old_name_before_dahlia():
-    session = {"id": "cs_test_1", "object": "checkout.session", "ui_mode": "hosted_page", "metadata": {"proposal_number": "DEV-2026-00001"}}
+    session = {
+        "id": "cs_test_1",
+        "object": "checkout.session",
+        "ui_mode": "hosted_page",
+        "metadata": {"proposal_number": "DEV-2026-00001"},
+    }
     assert render("checkout.session", session, "2026-02-25.clover", Objects())["ui_mode"] == "hosted"
     assert render("checkout.session", session, "2026-03-25.dahlia", Objects())["ui_mode"] == "hosted_page"
 
@@ -204,4 +237,6 @@ def test_events_take_the_accounts_version_of_their_creation_and_keep_it(tmp_path
         new_invoice = _paid_one_off(client)
         [paid] = [e for e in _events_of(client, new_invoice) if e["type"] == "invoice.paid"]
         assert paid["api_version"] == API_VERSION and "parent" in paid["data"]["object"]
-        assert all(e["api_version"] == OLD and "parent" not in e["data"]["object"] for e in _events_of(client, old_invoice))
+        assert all(
+            e["api_version"] == OLD and "parent" not in e["data"]["object"] for e in _events_of(client, old_invoice)
+        )

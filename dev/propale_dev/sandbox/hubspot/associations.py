@@ -59,9 +59,7 @@ for _a in ASSOCIATION_TYPES:
 def default_type(from_type: ObjectType, to_type: ObjectType) -> AssociationType:
     found = _DEFAULT.get((from_type.name, to_type.name))
     if found is None:
-        raise validation_error(
-            f"There is no association between {from_type.singular} and {to_type.singular} objects."
-        )
+        raise validation_error(f"There is no association between {from_type.singular} and {to_type.singular} objects.")
     return found
 
 
@@ -108,12 +106,13 @@ class AssociationGraph:
         for doc in store.all(ASSOCIATION_KIND):
             self._edges[doc["key"]] = doc["to"]
 
-    def targets(self, from_type: ObjectType, from_id: str, to_type: ObjectType) -> list[tuple[str, list[AssociationType]]]:
+    def targets(
+        self, from_type: ObjectType, from_id: str, to_type: ObjectType
+    ) -> list[tuple[str, list[AssociationType]]]:
         """Associated ids (oldest first) with their association types."""
         found = self._edges.get(f"{from_type.name}:{from_id}", {}).get(to_type.name, {})
         return [
-            (to_id, [_BY_ID[(from_type.name, to_type.name, t)] for t in type_ids])
-            for to_id, type_ids in found.items()
+            (to_id, [_BY_ID[(from_type.name, to_type.name, t)] for t in type_ids]) for to_id, type_ids in found.items()
         ]
 
     def associate(
@@ -166,13 +165,21 @@ class AssociationGraph:
             )
 
     def _add_id(self, from_type: ObjectType, from_id: str, to_type: ObjectType, to_id: str, type_id: int) -> None:
-        ids = self._edges.setdefault(f"{from_type.name}:{from_id}", {}).setdefault(to_type.name, {}).setdefault(to_id, [])
+        ids = (
+            self._edges.setdefault(f"{from_type.name}:{from_id}", {}).setdefault(to_type.name, {}).setdefault(to_id, [])
+        )
         if type_id not in ids:
             ids.append(type_id)
 
-    def _remove_ids(self, from_type: ObjectType, from_id: str, to_type: ObjectType, to_id: str, type_ids: set[int]) -> None:
-        reverse = {_BY_ID[(from_type.name, to_type.name, t)].reverse_id for t in type_ids if (from_type.name, to_type.name, t) in _BY_ID}
-        for (a_type, a_id, b_type, b_id, ids) in (
+    def _remove_ids(
+        self, from_type: ObjectType, from_id: str, to_type: ObjectType, to_id: str, type_ids: set[int]
+    ) -> None:
+        reverse = {
+            _BY_ID[(from_type.name, to_type.name, t)].reverse_id
+            for t in type_ids
+            if (from_type.name, to_type.name, t) in _BY_ID
+        }
+        for a_type, a_id, b_type, b_id, ids in (
             (from_type, from_id, to_type, to_id, type_ids),
             (to_type, to_id, from_type, from_id, reverse),
         ):

@@ -110,7 +110,9 @@ def unrecognized_field(key: str, raw: bytes) -> HubSpotError:
     ignorable`. The Java class name and Jackson's list of known properties are left out: no public
     report shows HubSpot's own."""
     line, column = _position_of_key(key, raw)
-    return validation_error(f'Invalid input JSON on line {line}, column {column}: Unrecognized field "{key}", not marked as ignorable')
+    return validation_error(
+        f'Invalid input JSON on line {line}, column {column}: Unrecognized field "{key}", not marked as ignorable'
+    )
 
 
 def _position_of_key(key: str, raw: bytes) -> tuple[int, int]:

@@ -18,13 +18,31 @@ ARCHIVED_OWNER = {"email": "julien.petit@lafabrique-commune.example", "firstName
 
 # key: (name, sku, unit price in euros excl. VAT, billing frequency or None for one-off, description)
 PRODUCTS = {
-    "nomade": ("Poste nomade", "NOMADE-MOIS", "190", "monthly", "Accès open space, poste non attribué, du lundi au vendredi."),
+    "nomade": (
+        "Poste nomade",
+        "NOMADE-MOIS",
+        "190",
+        "monthly",
+        "Accès open space, poste non attribué, du lundi au vendredi.",
+    ),
     "fixe": ("Bureau fixe", "FIXE-MOIS", "320", "monthly", "Poste dédié avec caisson fermant, accès 24 h/24."),
     "prive2": ("Bureau privé 2 places", "PRIVE2-MOIS", "850", "monthly", "Bureau fermé de 12 m², 2 postes."),
     "prive4": ("Bureau privé 4 places", "PRIVE4-MOIS", "1600", "monthly", "Bureau fermé de 22 m², 4 postes."),
     "prive6": ("Bureau privé 6 places", "PRIVE6-MOIS", "2300", "monthly", "Bureau fermé de 30 m², 6 postes."),
-    "salle": ("Salle de réunion (demi-journée)", "SALLE-DEMIJ", "180", None, "Salle de 10 personnes, écran et visioconférence, 4 heures."),
-    "mes": ("Frais de mise en service", "FRAIS-MES", "150", None, "Badge, clés, ouverture des accès réseau et domiciliation du courrier."),
+    "salle": (
+        "Salle de réunion (demi-journée)",
+        "SALLE-DEMIJ",
+        "180",
+        None,
+        "Salle de 10 personnes, écran et visioconférence, 4 heures.",
+    ),
+    "mes": (
+        "Frais de mise en service",
+        "FRAIS-MES",
+        "150",
+        None,
+        "Badge, clés, ouverture des accès réseau et domiciliation du courrier.",
+    ),
 }
 
 # key: company properties

@@ -90,8 +90,7 @@ def property_values_error(problems: list[dict[str, Any]]) -> HubSpotError:
     return validation_error(
         "Property values were not valid: " + json.dumps(detailed, ensure_ascii=False),
         errors=[
-            {"message": p["message"], "code": p["error"], "context": {"propertyName": [p["name"]]}}
-            for p in problems
+            {"message": p["message"], "code": p["error"], "context": {"propertyName": [p["name"]]}} for p in problems
         ],
     )
 

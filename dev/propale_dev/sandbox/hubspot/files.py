@@ -136,7 +136,14 @@ class FileStore:
             self._store.put(
                 FOLDER_KIND,
                 new_id,
-                {"id": new_id, "name": posixpath.basename(path), "path": path, "createdAt": stamp, "updatedAt": stamp, "archived": False},
+                {
+                    "id": new_id,
+                    "name": posixpath.basename(path),
+                    "path": path,
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    "archived": False,
+                },
             )
             return new_id, path
 

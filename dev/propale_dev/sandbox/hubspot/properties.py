@@ -134,7 +134,10 @@ class PropertyCatalog:
                 sub_category="PropertyValidationError.INVALID_PROPERTY_NAME",
             )
         self._check_types(spec)
-        if spec["groupName"] not in self._groups[object_type] or self._groups[object_type][spec["groupName"]]["archived"]:
+        if (
+            spec["groupName"] not in self._groups[object_type]
+            or self._groups[object_type][spec["groupName"]]["archived"]
+        ):
             raise validation_error(
                 f"Property group '{spec['groupName']}' does not exist.",
                 sub_category="PropertyValidationError.GROUP_DOES_NOT_EXIST",
@@ -158,7 +161,16 @@ class PropertyCatalog:
             if definition is None:
                 raise self.missing_error(object_type, name)
             self._check_types({**definition, **{k: v for k, v in changes.items() if v is not None}})
-            for field in ("label", "description", "groupName", "type", "fieldType", "displayOrder", "hidden", "formField"):
+            for field in (
+                "label",
+                "description",
+                "groupName",
+                "type",
+                "fieldType",
+                "displayOrder",
+                "hidden",
+                "formField",
+            ):
                 if changes.get(field) is not None:
                     definition[field] = changes[field]
             if changes.get("options") is not None:
@@ -197,7 +209,9 @@ class PropertyCatalog:
 
     def _save(self, object_type: str, definition: dict[str, Any]) -> None:
         self._properties[object_type][definition["name"]] = definition
-        self._store.put(PROPERTY_KIND, _key(object_type, definition["name"]), {**definition, "_objectType": object_type})
+        self._store.put(
+            PROPERTY_KIND, _key(object_type, definition["name"]), {**definition, "_objectType": object_type}
+        )
 
     # ---- groups ------------------------------------------------------------------------------
 
@@ -261,7 +275,11 @@ class PropertyCatalog:
                 continue
             if name in READ_ONLY:
                 problems.append(
-                    {"name": name, "error": "READ_ONLY_VALUE", "message": f"{name} is a read only property; its value cannot be set."}
+                    {
+                        "name": name,
+                        "error": "READ_ONLY_VALUE",
+                        "message": f"{name} is a read only property; its value cannot be set.",
+                    }
                 )
                 continue
             text = as_property_string(value)
@@ -320,9 +338,13 @@ def install_builtins(store: Store) -> None:
     with store.transaction():
         for object_type, (group_name, label) in GROUPS.items():
             if store.get(GROUP_KIND, _key(object_type, group_name)) is None:
-                store.put(GROUP_KIND, _key(object_type, group_name), {**_group(group_name, label), "_objectType": object_type})
+                store.put(
+                    GROUP_KIND, _key(object_type, group_name), {**_group(group_name, label), "_objectType": object_type}
+                )
         for object_type, specs in BUILTIN_PROPERTIES.items():
             for spec in specs:
                 if store.get(PROPERTY_KIND, _key(object_type, spec["name"])) is None:
                     definition = new_definition(object_type, spec, hubspot_defined=spec["hubspotDefined"])
-                    store.put(PROPERTY_KIND, _key(object_type, spec["name"]), {**definition, "_objectType": object_type})
+                    store.put(
+                        PROPERTY_KIND, _key(object_type, spec["name"]), {**definition, "_objectType": object_type}
+                    )

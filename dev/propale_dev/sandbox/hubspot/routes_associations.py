@@ -44,7 +44,9 @@ def _number(object_id: str) -> int | str:
     return int(object_id) if object_id.isdigit() else object_id
 
 
-def _labels_between(from_type: ObjectType, from_id: str, to_type: ObjectType, to_id: str, kinds: list[AssociationType]) -> dict[str, Any]:
+def _labels_between(
+    from_type: ObjectType, from_id: str, to_type: ObjectType, to_id: str, kinds: list[AssociationType]
+) -> dict[str, Any]:
     return {
         "fromObjectTypeId": from_type.type_id,
         "fromObjectId": _number(from_id),
@@ -99,7 +101,9 @@ class AssociationRoutes:
     async def batch_read(self, request: Request) -> Response:
         started = now_iso()
         from_type, to_type = self._types(request)
-        _, inputs = await batch_inputs(request, BatchInputPublicFetchAssociationsBatchRequest, ASSOCIATIONS_BATCH_READ_INPUTS)
+        _, inputs = await batch_inputs(
+            request, BatchInputPublicFetchAssociationsBatchRequest, ASSOCIATIONS_BATCH_READ_INPUTS
+        )
         results, errors = [], []
         for item in inputs:
             from_id = _id_of(item, "each input")
@@ -174,7 +178,10 @@ class AssociationRoutes:
         for item in inputs:
             kinds = self._kinds(from_type, to_type, item.get("types"))
             self.a.associations.remove(
-                from_type, _id_of(item.get("from"), "from"), to_type, _id_of(item.get("to"), "to"),
+                from_type,
+                _id_of(item.get("from"), "from"),
+                to_type,
+                _id_of(item.get("to"), "to"),
                 {k.type_id for k in kinds},
             )
         return Response(status_code=204)

@@ -93,7 +93,11 @@ class ObjectRoutes:
         limit = query_int(request, "limit", 10, LIST_MAX)
         after = request.query_params.get("after")
         start = int(after) if after and after.isdigit() else 0
-        records = [r for r in self.a.records.all(object_type, archived=query_bool(request, "archived")) if int(r["id"]) >= start]
+        records = [
+            r
+            for r in self.a.records.all(object_type, archived=query_bool(request, "archived"))
+            if int(r["id"]) >= start
+        ]
         page = records[:limit]
         requested = query_list(request, "properties")
         history = query_list(request, "propertiesWithHistory")
@@ -186,14 +190,20 @@ class ObjectRoutes:
         _, inputs = await batch_inputs(request, BatchInputSimplePublicObjectBatchInputForCreate)
         # HubSpot validates the whole batch first: one bad property fails every input with a 400.
         prepared = [
-            (item, self.a.catalog.clean_values(object_type.name, _properties_of(item)), self._association_plan(object_type, item))
+            (
+                item,
+                self.a.catalog.clean_values(object_type.name, _properties_of(item)),
+                self._association_plan(object_type, item),
+            )
             for item in inputs
         ]
         results, errors = [], []
         for item, values, plan in prepared:
             if self.a.batch_input_fails() or any(self.a.refuses_writes(to_id) for _, to_id, _ in plan):
                 trace = item.get("objectWriteTraceId")
-                errors.append(_injected_failure(object_type, "create", {"objectWriteTraceId": [str(trace)]} if trace else {}))
+                errors.append(
+                    _injected_failure(object_type, "create", {"objectWriteTraceId": [str(trace)]} if trace else {})
+                )
                 continue
             record = self.a.records.create(object_type, values)
             self._apply_associations(object_type, record["id"], plan)
@@ -203,7 +213,10 @@ class ObjectRoutes:
     async def batch_update(self, request: Request, object_type: ObjectType) -> Response:
         started = now_iso()
         _, inputs = await batch_inputs(request, BatchInputSimplePublicObjectBatchInput)
-        prepared = [(item, input_id(item), self.a.catalog.clean_values(object_type.name, _properties_of(item))) for item in inputs]
+        prepared = [
+            (item, input_id(item), self.a.catalog.clean_values(object_type.name, _properties_of(item)))
+            for item in inputs
+        ]
         results, missing, failed = [], [], []
         for item, object_id, values in prepared:
             if self.a.batch_input_fails() or self.a.refuses_writes(object_id):
@@ -253,7 +266,10 @@ class ObjectRoutes:
                 specs = association["types"]
             except (KeyError, TypeError):
                 raise validation_error("Invalid input JSON: each association needs to.id and types") from None
-            kinds = [association_type_by_id(object_type, s.get("associationCategory"), s.get("associationTypeId")) for s in specs]
+            kinds = [
+                association_type_by_id(object_type, s.get("associationCategory"), s.get("associationTypeId"))
+                for s in specs
+            ]
             to_type = find_type(kinds[0].to_type) if kinds else None
             if to_type is None:
                 raise validation_error("Each association needs at least one type.")
@@ -266,7 +282,9 @@ class ObjectRoutes:
             plan.append((to_type, to_id, kinds))
         return plan
 
-    def _apply_associations(self, object_type: ObjectType, object_id: str, plan: list[tuple[ObjectType, str, list[Any]]]) -> None:
+    def _apply_associations(
+        self, object_type: ObjectType, object_id: str, plan: list[tuple[ObjectType, str, list[Any]]]
+    ) -> None:
         for to_type, to_id, kinds in plan:
             self.a.associations.associate(object_type, object_id, to_type, to_id, kinds)
 

@@ -87,7 +87,11 @@ class PropertyRoutes:
                 missing.append(name)
             else:
                 results.append(definition)
-        errors = [batch_error("OBJECT_NOT_FOUND", f"Unable to find properties {', '.join(missing)}.", {"names": missing})] if missing else []
+        errors = (
+            [batch_error("OBJECT_NOT_FOUND", f"Unable to find properties {', '.join(missing)}.", {"names": missing})]
+            if missing
+            else []
+        )
         return JSONResponse(batch_json(results, errors, started), status_code=207 if errors else 200)
 
     async def batch_create(self, request: Request) -> Response:
@@ -99,7 +103,9 @@ class PropertyRoutes:
             try:
                 results.append(self.catalog.create(object_type, item or {}))
             except HubSpotError as exc:
-                errors.append(batch_error(exc.category, exc.message, exc.context or {"name": [str((item or {}).get("name"))]}))
+                errors.append(
+                    batch_error(exc.category, exc.message, exc.context or {"name": [str((item or {}).get("name"))]})
+                )
         return JSONResponse(batch_json(results, errors, started), status_code=207 if errors else 201)
 
     async def batch_archive(self, request: Request) -> Response:

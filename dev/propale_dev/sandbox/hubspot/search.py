@@ -41,9 +41,7 @@ TOKEN_SPLIT = re.compile(r"[\s@.,;:!?/\\()\[\]{}\"'+_-]+")
 Predicate = Callable[[dict[str, str]], bool]
 
 
-def search(
-    object_type: ObjectType, body: Any, records: ObjectRecords, catalog: PropertyCatalog
-) -> dict[str, Any]:
+def search(object_type: ObjectType, body: Any, records: ObjectRecords, catalog: PropertyCatalog) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object")
     limit = _limit(body.get("limit"))
@@ -116,8 +114,10 @@ def _compile_groups(object_type: ObjectType, raw: Any, catalog: PropertyCatalog)
     if not isinstance(raw, list):
         raise validation_error("Invalid input JSON: filterGroups must be a list")
     total = sum(len(g.get("filters") or []) for g in raw if isinstance(g, dict))
-    if len(raw) > MAX_GROUPS or total > MAX_FILTERS or any(
-        len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in raw if isinstance(g, dict)
+    if (
+        len(raw) > MAX_GROUPS
+        or total > MAX_FILTERS
+        or any(len(g.get("filters") or []) > MAX_FILTERS_PER_GROUP for g in raw if isinstance(g, dict))
     ):
         raise HubSpotError(
             400,
@@ -182,7 +182,12 @@ def _compile_filter(object_type: ObjectType, raw: Any, catalog: PropertyCatalog)
         if raw.get("highValue") is None or high is None:
             raise validation_error(f"BETWEEN on {name} needs a highValue.")
         return lambda props: has(props) and _in_order(target, to_key(props[name]), high)
-    compare = {"LT": lambda a, b: a < b, "LTE": lambda a, b: a <= b, "GT": lambda a, b: a > b, "GTE": lambda a, b: a >= b}[operator]
+    compare = {
+        "LT": lambda a, b: a < b,
+        "LTE": lambda a, b: a <= b,
+        "GT": lambda a, b: a > b,
+        "GTE": lambda a, b: a >= b,
+    }[operator]
     return lambda props: has(props) and _safe(compare, to_key(props[name]), target)
 
 
@@ -213,8 +218,8 @@ def _tokens(text: str) -> list[str]:
 def _token_matcher(value: str) -> Callable[[str], bool]:
     pattern = value.lower()
     if "*" in pattern:
-        return lambda text: fnmatch.fnmatchcase(text.lower(), pattern) or any(
-            fnmatch.fnmatchcase(t, pattern) for t in _tokens(text)
+        return lambda text: (
+            fnmatch.fnmatchcase(text.lower(), pattern) or any(fnmatch.fnmatchcase(t, pattern) for t in _tokens(text))
         )
     wanted = _tokens(pattern)
     return lambda text: text.lower() == pattern or (bool(wanted) and all(w in _tokens(text) for w in wanted))
@@ -257,7 +262,16 @@ def _sorts(object_type: ObjectType, raw: Any, catalog: PropertyCatalog) -> list[
         if definition is None:
             raise validation_error(f"Property {name!r} does not exist on {object_type.name} and can't be sorted on.")
         to_key = _comparable(definition["type"])
-        sorts.append(((lambda view, n=name, k=to_key: k(view["properties"][n]) if view["properties"].get(n) not in (None, "") else None), descending))
+        sorts.append(
+            (
+                (
+                    lambda view, n=name, k=to_key: (
+                        k(view["properties"][n]) if view["properties"].get(n) not in (None, "") else None
+                    )
+                ),
+                descending,
+            )
+        )
     if not sorts:
         sorts.append((lambda view: int(view["id"]), False))
     return sorts

@@ -66,7 +66,9 @@ class _Seeder:
             contact_id = self._create(CONTACTS, {**props, "company": demo.COMPANIES[company_key]["name"]})
             contacts[key] = contact_id
             # The first contact of a company is its primary contact (type 1, and 2 the other way).
-            primary = not any(c == company_key for c, _ in list(demo.CONTACTS.values())[: list(demo.CONTACTS).index(key)])
+            primary = not any(
+                c == company_key for c, _ in list(demo.CONTACTS.values())[: list(demo.CONTACTS).index(key)]
+            )
             self._link(CONTACTS, contact_id, COMPANIES, companies[company_key], *((1,) if primary else (279,)))
 
         for deal in demo.DEALS:

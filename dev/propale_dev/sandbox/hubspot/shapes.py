@@ -20,11 +20,7 @@ def project_properties(
 ) -> dict[str, str | None]:
     """Requested (or the type's default) properties; unset ones are null, unknown ones left out."""
     names = list(requested) if requested else list(object_type.default_properties)
-    return {
-        name: values.get(name)
-        for name in names
-        if catalog.active(object_type.name, name) is not None
-    }
+    return {name: values.get(name) for name in names if catalog.active(object_type.name, name) is not None}
 
 
 def object_json(

@@ -168,7 +168,9 @@ def new_price(stripe: Stripe, params: dict[str, Any], prefix: str = "", *, inlin
 
     currency = currency_of(params, p("currency"))
     if params.get("product_data"):
-        product = new_product(stripe, as_dict(params, "product_data"), f"{prefix}product_data][" if prefix else "product_data[")
+        product = new_product(
+            stripe, as_dict(params, "product_data"), f"{prefix}product_data][" if prefix else "product_data["
+        )
         product_id = product["id"]
     else:
         product_id = require(params, "product", param=p("product"))
@@ -199,9 +201,7 @@ def new_price(stripe: Stripe, params: dict[str, Any], prefix: str = "", *, inlin
             if as_bool(params, "transfer_lookup_key"):
                 stripe.save({**holder, "lookup_key": None})
             else:
-                raise StripeError(
-                    f"A price (`{holder['id']}`) already uses that lookup key.", param="lookup_key"
-                )
+                raise StripeError(f"A price (`{holder['id']}`) already uses that lookup key.", param="lookup_key")
     now = stripe.wall_time()
     price = {
         "id": stripe.new_id("price_"),
@@ -248,7 +248,9 @@ def update_price(call: Call) -> dict[str, Any]:
         after["nickname"] = params["nickname"] or None
     if "lookup_key" in params:
         key = params["lookup_key"] or None
-        holder = next((x for x in stripe.all("price") if key and x.get("lookup_key") == key and x["id"] != before["id"]), None)
+        holder = next(
+            (x for x in stripe.all("price") if key and x.get("lookup_key") == key and x["id"] != before["id"]), None
+        )
         if holder:
             if not as_bool(params, "transfer_lookup_key"):
                 raise StripeError(f"A price (`{holder['id']}`) already uses that lookup key.", param="lookup_key")

@@ -38,7 +38,10 @@ def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[
     if raw.get("price"):
         price = stripe.get("price", raw["price"], f"{p}[price]")
         if not price["active"]:
-            raise StripeError(f"The price `{price['id']}` is not available to be purchased because it is not active.", param=f"{p}[price]")
+            raise StripeError(
+                f"The price `{price['id']}` is not available to be purchased because it is not active.",
+                param=f"{p}[price]",
+            )
     elif raw.get("price_data"):
         price = catalog.new_price(stripe, as_dict(raw, "price_data"), f"{p}[price_data][", inline=True)
     else:
@@ -70,7 +73,12 @@ def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[
         "price": price,
         "quantity": quantity,
         "taxes": [
-            {"amount": t["amount"], "rate": rate, "taxability_reason": "standard_rated", "taxable_amount": t["taxable_amount"]}
+            {
+                "amount": t["amount"],
+                "rate": rate,
+                "taxability_reason": "standard_rated",
+                "taxable_amount": t["taxable_amount"],
+            }
             for t, rate in zip(taxes, rates, strict=True)
         ],
     }
@@ -98,7 +106,9 @@ def create(call: Call) -> dict[str, Any]:
         item, rates = _line(stripe, raw, i, currency)
         currency = item["currency"]
         items.append(item)
-        specs.append({"price": item["price"]["id"], "quantity": item["quantity"], "tax_rates": [r["id"] for r in rates]})
+        specs.append(
+            {"price": item["price"]["id"], "quantity": item["quantity"], "tax_rates": [r["id"] for r in rates]}
+        )
     recurring = [item for item in items if item["price"]["recurring"]]
     if mode == "payment" and recurring:
         raise StripeError(
@@ -108,8 +118,13 @@ def create(call: Call) -> dict[str, Any]:
         )
     if mode == "subscription":
         if not recurring:
-            raise StripeError("You must provide at least one recurring price in `subscription` mode when using prices.", param="line_items")
-        intervals = {(i["price"]["recurring"]["interval"], i["price"]["recurring"]["interval_count"]) for i in recurring}
+            raise StripeError(
+                "You must provide at least one recurring price in `subscription` mode when using prices.",
+                param="line_items",
+            )
+        intervals = {
+            (i["price"]["recurring"]["interval"], i["price"]["recurring"]["interval_count"]) for i in recurring
+        }
         if len(intervals) > 1:
             raise StripeError(
                 "Checkout does not support multiple prices with different billing intervals.", param="line_items"
@@ -119,9 +134,13 @@ def create(call: Call) -> dict[str, Any]:
     expires_at = as_int(params, "expires_at", default=now + MAX_EXPIRY_S)
     assert expires_at is not None
     if expires_at < now + MIN_EXPIRY_S:
-        raise StripeError("The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.", param="expires_at")
+        raise StripeError(
+            "The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.", param="expires_at"
+        )
     if expires_at > now + MAX_EXPIRY_S:
-        raise StripeError("The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.", param="expires_at")
+        raise StripeError(
+            "The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.", param="expires_at"
+        )
     locale = params.get("locale") or None
     if locale and locale not in LOCALES:
         raise StripeError(f"Invalid locale: {locale}", param="locale")
@@ -135,7 +154,8 @@ def create(call: Call) -> dict[str, Any]:
             "enabled": bool(as_bool(ic, "enabled", param="invoice_creation[enabled]")),
             "invoice_data": {
                 "account_tax_ids": None,
-                "custom_fields": [{"name": f["name"], "value": f["value"]} for f in as_list(data.get("custom_fields"))] or None,
+                "custom_fields": [{"name": f["name"], "value": f["value"]} for f in as_list(data.get("custom_fields"))]
+                or None,
                 "description": data.get("description") or None,
                 "footer": data.get("footer") or None,
                 "issuer": None,
@@ -341,8 +361,8 @@ def expire(call: Call) -> dict[str, Any]:
     session = fresh(stripe, call.path["id"])
     if session["status"] != "open":
         raise StripeError(
-            f"Only Checkout Sessions with a status in [\"open\"] can be expired. This Checkout Session has a status "
-            f"of \"{session['status']}\".",
+            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status '
+            f'of "{session["status"]}".',
             param="session",
         )
     return expire_session(stripe, session, stripe.customer_time(session.get("customer")))
@@ -366,7 +386,10 @@ def list_(call: Call) -> dict[str, Any]:
         and (not params.get("subscription") or s.get("subscription") == params["subscription"])
         and (not params.get("status") or s.get("status") == params["status"])
         and (not params.get("client_reference_id") or s.get("client_reference_id") == params["client_reference_id"])
-        and (not as_dict(params, "customer_details").get("email") or (s.get("customer_details") or {}).get("email") == as_dict(params, "customer_details")["email"])
+        and (
+            not as_dict(params, "customer_details").get("email")
+            or (s.get("customer_details") or {}).get("email") == as_dict(params, "customer_details")["email"]
+        )
     ]
     return paginate(items, params, "/v1/checkout/sessions", "checkout.session")
 

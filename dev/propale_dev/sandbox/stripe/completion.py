@@ -49,9 +49,7 @@ class InputError(StripeError):
 
 def validate(session: dict[str, Any], payment: PaymentInput) -> None:
     if session["status"] != "open":
-        raise StripeError(
-            f"This Checkout Session is {session['status']} and can no longer be paid.", param="session"
-        )
+        raise StripeError(f"This Checkout Session is {session['status']} and can no longer be paid.", param="session")
     if payment.method not in session["payment_method_types"]:
         raise StripeError(
             f"This Checkout Session does not accept {payment.method}; it accepts {', '.join(session['payment_method_types'])}.",
@@ -80,8 +78,10 @@ def complete(stripe: Stripe, session_id: str, payment: PaymentInput) -> dict[str
     customer = stripe.find("customer", session.get("customer"))
     now = stripe.clock_time(customer.get("test_clock") if customer else None)
     email = (customer or {}).get("email") or session.get("customer_email") or payment.email
-    needs_customer = session["mode"] == "subscription" or session.get("customer_creation") == "always" or (
-        (session.get("invoice_creation") or {}).get("enabled")
+    needs_customer = (
+        session["mode"] == "subscription"
+        or session.get("customer_creation") == "always"
+        or ((session.get("invoice_creation") or {}).get("enabled"))
     )
     if customer is None and needs_customer:
         customer = customers.new_customer(stripe, {"email": email, "name": payment.name or None})
@@ -125,7 +125,9 @@ def complete(stripe: Stripe, session_id: str, payment: PaymentInput) -> dict[str
         session["payment_intent"] = pi["id"]
         if pi["status"] == "succeeded":
             session["invoice"] = _payment_mode_invoice(stripe, session, extras, pi, now)
-    session.update({"status": "complete", "payment_status": "paid" if pi["status"] == "succeeded" else "unpaid", "url": None})
+    session.update(
+        {"status": "complete", "payment_status": "paid" if pi["status"] == "succeeded" else "unpaid", "url": None}
+    )
     stripe.save(session)
     stripe.emit("checkout.session.completed", session, created=now)
     return session
@@ -138,7 +140,9 @@ def _lines(stripe: Stripe, extras: dict[str, Any]) -> list[tuple[dict[str, Any],
     ]
 
 
-def _payment_mode_invoice(stripe: Stripe, session: dict[str, Any], extras: dict[str, Any], pi: dict[str, Any], now: int) -> str | None:
+def _payment_mode_invoice(
+    stripe: Stripe, session: dict[str, Any], extras: dict[str, Any], pi: dict[str, Any], now: int
+) -> str | None:
     """With invoice_creation, Checkout issues a paid invoice for a one-off payment once it succeeds."""
     creation = session.get("invoice_creation") or {}
     if not creation.get("enabled") or not session.get("customer"):
@@ -148,7 +152,14 @@ def _payment_mode_invoice(stripe: Stripe, session: dict[str, Any], extras: dict[
     specs = []
     for price, qty, rates in _lines(stripe, extras):
         ii = invoices.new_invoice_item(
-            stripe, customer=customer, price=price, quantity=qty, tax_rates=rates, invoice_id=None, subscription_id=None, created=now
+            stripe,
+            customer=customer,
+            price=price,
+            quantity=qty,
+            tax_rates=rates,
+            invoice_id=None,
+            subscription_id=None,
+            created=now,
         )
         specs.append(LineSpec(price, qty, rates, (now, now), invoice_item=ii["id"], description=ii["description"]))
     invoice = invoices.new_invoice(
@@ -206,5 +217,10 @@ def routes() -> list[Row]:
     # Stripe has no such endpoint (its tests pay on the hosted page), so no params class describes
     # it: the sandbox names what it reads.
     return [
-        ("POST", "/v1/test_helpers/checkout/sessions/{id}/complete", complete_endpoint, frozenset({"card_number", "iban", "name", "email", "expand"})),
+        (
+            "POST",
+            "/v1/test_helpers/checkout/sessions/{id}/complete",
+            complete_endpoint,
+            frozenset({"card_number", "iban", "name", "email", "expand"}),
+        ),
     ]

@@ -205,4 +205,3 @@ def account(store: Store, *, name: str | None = None) -> dict[str, Any]:
 def changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """`previous_attributes` of an `*.updated` event: the old values of the top-level keys that changed."""
     return {key: copy.deepcopy(before.get(key)) for key in after if before.get(key) != after.get(key)}
-

@@ -169,7 +169,9 @@ def list_(call: Call) -> dict[str, Any]:
     items = [
         c
         for c in _live(call.stripe)
-        if keep_created(c) and (email is None or c.get("email") == email) and (not clock or c.get("test_clock") == clock)
+        if keep_created(c)
+        and (email is None or c.get("email") == email)
+        and (not clock or c.get("test_clock") == clock)
     ]
     return paginate(items, params, "/v1/customers", "customer")
 

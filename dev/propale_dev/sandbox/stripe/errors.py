@@ -44,9 +44,7 @@ class StripeError(Exception):
 
 
 def resource_missing(object_name: str, id_: str, param: str = "id") -> StripeError:
-    return StripeError(
-        f"No such {object_name}: '{id_}'", status=404, code="resource_missing", param=param
-    )
+    return StripeError(f"No such {object_name}: '{id_}'", status=404, code="resource_missing", param=param)
 
 
 def request_id() -> str:
@@ -54,16 +52,13 @@ def request_id() -> str:
 
 
 def error_response(error: StripeError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        error.body(), status_code=error.status, headers={"Request-Id": request_id(), **(headers or {})}
-    )
+    return JSONResponse(error.body(), status_code=error.status, headers={"Request-Id": request_id(), **(headers or {})})
 
 
 def rate_limited(request: Request, retry_after: float) -> JSONResponse:
     # Stripe sends no Retry-After and no Stripe-Should-Retry here: clients must back off themselves.
     error = StripeError(
-        "Request rate limit exceeded. You can learn more about rate limits here "
-        "https://stripe.com/docs/rate-limits.",
+        "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.",
         status=429,
         code="rate_limit",
     )
@@ -71,7 +66,5 @@ def rate_limited(request: Request, retry_after: float) -> JSONResponse:
 
 
 def server_error(request: Request) -> JSONResponse:
-    error = StripeError(
-        "An unknown error occurred", status=500, type="api_error"
-    )
+    error = StripeError("An unknown error occurred", status=500, type="api_error")
     return error_response(error)

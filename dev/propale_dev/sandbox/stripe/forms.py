@@ -75,9 +75,7 @@ def as_int(params: dict[str, Any], name: str, *, param: str | None = None, defau
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise StripeError(
-            f"Invalid integer: {value}", param=param or name, code="parameter_invalid_integer"
-        ) from None
+        raise StripeError(f"Invalid integer: {value}", param=param or name, code="parameter_invalid_integer") from None
 
 
 def as_bool(params: dict[str, Any], name: str, *, param: str | None = None, default: bool | None = None) -> bool | None:
@@ -106,16 +104,16 @@ def check_length(value: Any, limit: int, param: str) -> None:
     """Stripe's maxLength on string params (its OpenAPI spec: e.g. 256 for a customer's name)."""
     if isinstance(value, str) and len(value) > limit:
         raise StripeError(
-            f"Invalid string: {value[:40]}...; must be at most {limit} characters", param=param, code="parameter_invalid_string"
+            f"Invalid string: {value[:40]}...; must be at most {limit} characters",
+            param=param,
+            code="parameter_invalid_string",
         )
 
 
 def require(params: dict[str, Any], name: str, *, param: str | None = None) -> Any:
     value = params.get(name)
     if value is None or value == "":
-        raise StripeError(
-            f"Missing required param: {param or name}.", param=param or name, code="parameter_missing"
-        )
+        raise StripeError(f"Missing required param: {param or name}.", param=param or name, code="parameter_missing")
     return value
 
 

@@ -31,7 +31,12 @@ CHECKOUT = {
         "submit_pay": "Payer",
         "submit_subscribe": "S'abonner",
         "every": {"day": "par jour", "week": "par semaine", "month": "par mois", "year": "par an"},
-        "every_n": {"day": "tous les {n} jours", "week": "toutes les {n} semaines", "month": "tous les {n} mois", "year": "tous les {n} ans"},
+        "every_n": {
+            "day": "tous les {n} jours",
+            "week": "toutes les {n} semaines",
+            "month": "tous les {n} mois",
+            "year": "tous les {n} ans",
+        },
         "mandate": (
             "En fournissant vos informations de paiement et en confirmant ce paiement, vous autorisez (A) {seller} "
             "et Stripe, notre prestataire de services de paiement, à envoyer des instructions à votre banque pour "
@@ -63,7 +68,12 @@ CHECKOUT = {
         "submit_pay": "Pay",
         "submit_subscribe": "Subscribe",
         "every": {"day": "per day", "week": "per week", "month": "per month", "year": "per year"},
-        "every_n": {"day": "every {n} days", "week": "every {n} weeks", "month": "every {n} months", "year": "every {n} years"},
+        "every_n": {
+            "day": "every {n} days",
+            "week": "every {n} weeks",
+            "month": "every {n} months",
+            "year": "every {n} years",
+        },
         "mandate": (
             "By providing your payment information and confirming this payment, you authorise (A) {seller} and "
             "Stripe, our payment service provider, to send instructions to your bank to debit your account and (B) "
@@ -149,7 +159,9 @@ def money(amount: int, currency: str, lang: str = "fr") -> str:
 def date(ts: int | None, lang: str = "fr") -> str:
     if not ts:
         return ""
-    return format_date(datetime.fromtimestamp(ts, UTC).date(), format="long", locale="fr_FR" if lang == "fr" else "en_GB")
+    return format_date(
+        datetime.fromtimestamp(ts, UTC).date(), format="long", locale="fr_FR" if lang == "fr" else "en_GB"
+    )
 
 
 def every(recurring: dict | None, lang: str) -> str:

@@ -35,12 +35,16 @@ def create_invoice(call: Call) -> dict[str, Any]:
     customer = stripe.get("customer", require(params, "customer"), "customer")
     collection = params.get("collection_method") or "charge_automatically"
     if collection not in ("charge_automatically", "send_invoice"):
-        raise StripeError("Invalid collection_method: must be one of charge_automatically or send_invoice", param="collection_method")
+        raise StripeError(
+            "Invalid collection_method: must be one of charge_automatically or send_invoice", param="collection_method"
+        )
     days = as_int(params, "days_until_due")
     if collection == "send_invoice" and days is None:
         raise StripeError("Missing required param: days_until_due.", param="days_until_due", code="parameter_missing")
     if collection == "charge_automatically" and days is not None:
-        raise StripeError("You can only set days_until_due when collection_method is send_invoice.", param="days_until_due")
+        raise StripeError(
+            "You can only set days_until_due when collection_method is send_invoice.", param="days_until_due"
+        )
     now = stripe.clock_time(customer.get("test_clock"))
     default_rates = _tax_rates(stripe, params.get("default_tax_rates"), "default_tax_rates")
     lines: list[LineSpec] = []
@@ -85,9 +89,17 @@ def create_invoice_item(call: Call) -> dict[str, Any]:
     else:
         amount = as_int(params, "amount")
         if amount is None:
-            raise StripeError("Missing required param: pricing[price] or price_data or amount.", param="amount", code="parameter_missing")
+            raise StripeError(
+                "Missing required param: pricing[price] or price_data or amount.",
+                param="amount",
+                code="parameter_missing",
+            )
         product = new_product(stripe, {"name": require(params, "description")})
-        price = new_price(stripe, {"currency": require(params, "currency"), "unit_amount": str(amount), "product": product["id"]}, inline=True)
+        price = new_price(
+            stripe,
+            {"currency": require(params, "currency"), "unit_amount": str(amount), "product": product["id"]},
+            inline=True,
+        )
     default_rates = invoice["default_tax_rates"] if invoice else []
     rates = _tax_rates(stripe, params.get("tax_rates"), "tax_rates") or default_rates
     now = stripe.clock_time(customer.get("test_clock"))
@@ -195,7 +207,9 @@ def _transition(call: Call, status: str, stamp: str, event: str) -> dict[str, An
     invoice = stripe.get("invoice", call.path["id"])
     allowed = {"void": ("open", "uncollectible"), "uncollectible": ("open",)}[status]
     if invoice["status"] not in allowed:
-        raise StripeError(f"You can only set an invoice to {status} if it is {' or '.join(allowed)}; it is {invoice['status']}.")
+        raise StripeError(
+            f"You can only set an invoice to {status} if it is {' or '.join(allowed)}; it is {invoice['status']}."
+        )
     now = stripe.clock_time(invoice.get("test_clock"))
     invoice = {**invoice, "status": status, "status_transitions": {**invoice["status_transitions"], stamp: now}}
     if status == "void":
@@ -235,7 +249,8 @@ def list_(call: Call) -> dict[str, Any]:
         and (not params.get("collection_method") or inv["collection_method"] == params["collection_method"])
         and (
             not params.get("subscription")
-            or ((inv.get("parent") or {}).get("subscription_details") or {}).get("subscription") == params["subscription"]
+            or ((inv.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+            == params["subscription"]
         )
     ]
     return paginate(items, params, "/v1/invoices", "invoice")
@@ -243,7 +258,9 @@ def list_(call: Call) -> dict[str, Any]:
 
 def search(call: Call) -> dict[str, Any]:
     items = [i for i in newest_first(call.stripe.all("invoice")) if not i.get("deleted")]
-    return search_result(items, call.params, "/v1/invoices/search", {"customer", "number", "status", "total", "created", "currency"})
+    return search_result(
+        items, call.params, "/v1/invoices/search", {"customer", "number", "status", "total", "created", "currency"}
+    )
 
 
 def lines(call: Call) -> dict[str, Any]:
@@ -257,7 +274,10 @@ def list_invoice_payments(call: Call) -> dict[str, Any]:
         p
         for p in newest_first(call.stripe.all("invoice_payment"))
         if (not params.get("invoice") or p["invoice"] == params["invoice"])
-        and (not as_dict(params, "payment").get("payment_intent") or p["payment"]["payment_intent"] == as_dict(params, "payment")["payment_intent"])
+        and (
+            not as_dict(params, "payment").get("payment_intent")
+            or p["payment"]["payment_intent"] == as_dict(params, "payment")["payment_intent"]
+        )
     ]
     return paginate(items, params, "/v1/invoice_payments", "invoice_payment")
 
@@ -278,7 +298,12 @@ def routes() -> list[Row]:
         ("POST", "/v1/invoices/{id}/finalize", finalize_endpoint, stripe_params.InvoiceFinalizeInvoiceParams),
         ("POST", "/v1/invoices/{id}/pay", pay, stripe_params.InvoicePayParams),
         ("POST", "/v1/invoices/{id}/void", void, stripe_params.InvoiceVoidInvoiceParams),
-        ("POST", "/v1/invoices/{id}/mark_uncollectible", mark_uncollectible, stripe_params.InvoiceMarkUncollectibleParams),
+        (
+            "POST",
+            "/v1/invoices/{id}/mark_uncollectible",
+            mark_uncollectible,
+            stripe_params.InvoiceMarkUncollectibleParams,
+        ),
         ("POST", "/v1/invoices/{id}/send", send, stripe_params.InvoiceSendInvoiceParams),
         ("POST", "/v1/invoiceitems", create_invoice_item, stripe_params.InvoiceItemCreateParams),
         ("GET", "/v1/invoiceitems", list_invoice_items, stripe_params.InvoiceItemListParams),

@@ -61,7 +61,11 @@ def describe_price(stripe: Stripe, price: dict[str, Any], quantity: int) -> str:
     if not price.get("recurring"):
         return product["name"]
     recurring = price["recurring"]
-    every = recurring["interval"] if recurring["interval_count"] == 1 else f"{recurring['interval_count']} {recurring['interval']}s"
+    every = (
+        recurring["interval"]
+        if recurring["interval_count"] == 1
+        else f"{recurring['interval_count']} {recurring['interval']}s"
+    )
     symbol = {"eur": "€", "usd": "$", "gbp": "£"}.get(price["currency"], price["currency"].upper() + " ")
     return f"{quantity} × {product['name']} (at {symbol}{price['unit_amount'] / 100:,.2f} / {every})"
 
@@ -138,7 +142,10 @@ def new_invoice_item(
         "livemode": False,
         "metadata": metadata_ or {},
         "net_amount": price["unit_amount"] * quantity,
-        "parent": {"subscription_details": {"subscription": subscription_id, "subscription_proration_date": None}, "type": "subscription_details"}
+        "parent": {
+            "subscription_details": {"subscription": subscription_id, "subscription_proration_date": None},
+            "type": "subscription_details",
+        }
         if subscription_id
         else None,
         "period": {"start": created, "end": created},
@@ -213,7 +220,13 @@ def new_invoice(
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": auto_advance,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None, "provider": None, "status": None},
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
         "automatically_finalizes_at": None,
         "billing_reason": billing_reason,
         "collection_method": collection_method,
@@ -275,7 +288,12 @@ def new_invoice(
         "statement_descriptor": None,
         "status": "draft",
         "status_details": None,
-        "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None},
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
         "subtotal": 0,
         "subtotal_excluding_tax": 0,
         "test_clock": customer.get("test_clock"),
@@ -348,7 +366,11 @@ def _record_payment(stripe: Stripe, invoice: dict[str, Any], pi: dict[str, Any],
 
 def _payment_for(stripe: Stripe, invoice_id: str, pi_id: str) -> dict[str, Any] | None:
     return next(
-        (p for p in stripe.all("invoice_payment") if p["invoice"] == invoice_id and p["payment"]["payment_intent"] == pi_id),
+        (
+            p
+            for p in stripe.all("invoice_payment")
+            if p["invoice"] == invoice_id and p["payment"]["payment_intent"] == pi_id
+        ),
         None,
     )
 
@@ -389,7 +411,9 @@ def payment_settled(stripe: Stripe, invoice_id: str, pi: dict[str, Any], now: in
         return mark_paid(stripe, invoice, pi, now)
     invoice.update(
         {
-            "next_payment_attempt": now + RETRY_AFTER_FAILURE_S if invoice["billing_reason"] == "subscription_cycle" else None,
+            "next_payment_attempt": now + RETRY_AFTER_FAILURE_S
+            if invoice["billing_reason"] == "subscription_cycle"
+            else None,
         }
     )
     stripe.save(invoice)

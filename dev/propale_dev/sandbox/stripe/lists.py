@@ -22,7 +22,9 @@ def created_filter(params: dict[str, Any], name: str = "created") -> Callable[[I
     bounds = {}
     for op in value:
         if op not in ("gt", "gte", "lt", "lte"):
-            raise StripeError(f"Received unknown parameter: {name}[{op}]", param=f"{name}[{op}]", code="parameter_unknown")
+            raise StripeError(
+                f"Received unknown parameter: {name}[{op}]", param=f"{name}[{op}]", code="parameter_unknown"
+            )
         bounds[op] = as_int(value, op, param=f"{name}[{op}]")
 
     def keep(item: Item) -> bool:
@@ -73,7 +75,9 @@ def paginate(
     return list_object(page, url, has_more=has_more)
 
 
-def list_object(data: list[Item], url: str, *, has_more: bool = False, total_count: int | None = None) -> dict[str, Any]:
+def list_object(
+    data: list[Item], url: str, *, has_more: bool = False, total_count: int | None = None
+) -> dict[str, Any]:
     result: dict[str, Any] = {"object": "list", "data": data, "has_more": has_more, "url": url}
     if total_count is not None:
         result["total_count"] = total_count

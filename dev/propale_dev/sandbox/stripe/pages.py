@@ -21,7 +21,9 @@ from propale_dev.sandbox.stripe import checkout, completion, i18n, pdf, test_ins
 from propale_dev.sandbox.stripe.core import Stripe
 from propale_dev.sandbox.stripe.errors import StripeError
 
-templates = Environment(loader=PackageLoader("propale_dev.sandbox", "templates"), autoescape=select_autoescape(["html"]))
+templates = Environment(
+    loader=PackageLoader("propale_dev.sandbox", "templates"), autoescape=select_autoescape(["html"])
+)
 
 
 def _html(template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
@@ -39,10 +41,15 @@ def _notice(lang: str, which: str, status: int = 200, link: str | None = None) -
 def _taxes(stripe: Stripe, entries: list[dict[str, Any]], currency: str, lang: str) -> list[dict[str, str]]:
     result = []
     for entry in entries:
-        rate = stripe.find("tax_rate", entry["tax_rate_details"]["tax_rate"]) or {"display_name": "Tax", "percentage": 0}
+        rate = stripe.find("tax_rate", entry["tax_rate_details"]["tax_rate"]) or {
+            "display_name": "Tax",
+            "percentage": 0,
+        }
         pct = f"{rate['percentage']:g}".replace(".", ",") if lang == "fr" else f"{rate['percentage']:g}"
         suffix = " (incluse)" if entry["tax_behavior"] == "inclusive" and lang == "fr" else ""
-        result.append({"label": f"{rate['display_name']} {pct} %{suffix}", "amount": i18n.money(entry["amount"], currency, lang)})
+        result.append(
+            {"label": f"{rate['display_name']} {pct} %{suffix}", "amount": i18n.money(entry["amount"], currency, lang)}
+        )
     return result
 
 
@@ -120,7 +127,9 @@ def _payment_from_form(form: dict[str, str], methods: list[str], lang: str) -> c
             return "expiry_past"
         if not re.fullmatch(r"\d{3,4}", form.get("cardCvc", "").strip()):
             return "cvc_incomplete"
-        return completion.PaymentInput("card", card_number=card, exp_month=expiry[0], exp_year=expiry[1], name=name, email=email)
+        return completion.PaymentInput(
+            "card", card_number=card, exp_month=expiry[0], exp_year=expiry[1], name=name, email=email
+        )
     if not iban:
         return "iban_invalid"
     if not name:
@@ -147,7 +156,11 @@ def routes(stripe: Stripe) -> list[Route]:
             session = checkout.fresh(stripe, session_id)
             lang = i18n.language(session.get("locale"))
             if session["status"] != "open":
-                return _notice(lang, "expired" if session["status"] == "expired" else "complete", 410 if session["status"] == "expired" else 200)
+                return _notice(
+                    lang,
+                    "expired" if session["status"] == "expired" else "complete",
+                    410 if session["status"] == "expired" else 200,
+                )
             error = None
             chosen = form.get("payment_method") or session["payment_method_types"][0]
             if request.method == "POST":
@@ -168,12 +181,21 @@ def routes(stripe: Stripe) -> list[Route]:
             context = _checkout_context(stripe, session, lang)
         form.pop("cardCvc", None)  # never echo a security code back
         defaults = {"email": "", "cardNumber": "", "cardExpiry": "", "cardCvc": "", "iban": "", "billingName": ""}
-        return _html("stripe_checkout.html", 402 if error else 200, form={**defaults, **form}, error=error, chosen=chosen, **context)
+        return _html(
+            "stripe_checkout.html",
+            402 if error else 200,
+            form={**defaults, **form},
+            error=error,
+            chosen=chosen,
+            **context,
+        )
 
     async def pdf_response(template: str, context: dict[str, Any], filename: str) -> Response:
         """A page's template printed to PDF (off the event loop: WeasyPrint takes a while)."""
         data = await run_in_threadpool(pdf.render, templates.get_template(template).render(**context))
-        return Response(data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'})
+        return Response(
+            data, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{filename}"'}
+        )
 
     async def invoice_page(request: Request) -> Response:
         with stripe.lock:
@@ -214,7 +236,13 @@ def routes(stripe: Stripe) -> list[Route]:
 
 
 # invoices and receipts ---------------------------------------------------------------------
-STATUS_FR = {"draft": "Brouillon", "open": "À payer", "paid": "Payée", "uncollectible": "Irrécouvrable", "void": "Annulée"}
+STATUS_FR = {
+    "draft": "Brouillon",
+    "open": "À payer",
+    "paid": "Payée",
+    "uncollectible": "Irrécouvrable",
+    "void": "Annulée",
+}
 
 
 def _invoice_context(stripe: Stripe, invoice_id: str, *, pdf: bool) -> dict[str, Any] | None:
@@ -225,7 +253,9 @@ def _invoice_context(stripe: Stripe, invoice_id: str, *, pdf: bool) -> dict[str,
     lines = _invoice_lines(stripe, invoice)
     address = invoice.get("customer_address") or {}
     charges = [
-        stripe.find("charge", (stripe.find("payment_intent", p["payment"]["payment_intent"]) or {}).get("latest_charge"))
+        stripe.find(
+            "charge", (stripe.find("payment_intent", p["payment"]["payment_intent"]) or {}).get("latest_charge")
+        )
         for p in stripe.all("invoice_payment")
         if p["invoice"] == invoice_id and p["status"] == "paid"
     ]
@@ -239,7 +269,9 @@ def _invoice_context(stripe: Stripe, invoice_id: str, *, pdf: bool) -> dict[str,
         "due": i18n.date(invoice.get("due_date")),
         "status": STATUS_FR.get(invoice["status"], invoice["status"]),
         "paid_on": i18n.date(invoice["status_transitions"]["paid_at"]),
-        "address": ", ".join(v for v in (address.get("line1"), address.get("line2"), town, address.get("country")) if v),
+        "address": ", ".join(
+            v for v in (address.get("line1"), address.get("line2"), town, address.get("country")) if v
+        ),
         "lines": lines,
         "subtotal": i18n.money(invoice["subtotal"], currency),
         "taxes": _taxes(stripe, invoice["total_taxes"] or [], currency, lang),
@@ -258,16 +290,22 @@ def _invoice_lines(stripe: Stripe, invoice: dict[str, Any]) -> list[dict[str, An
         product = stripe.find("product", line["pricing"]["price_details"]["product"]) if line.get("pricing") else None
         recurring = line["parent"]["type"] == "subscription_item_details"
         pct = ", ".join(
-            f"{(stripe.find('tax_rate', t['tax_rate_details']['tax_rate']) or {}).get('percentage', 0):g} %".replace(".", ",")
+            f"{(stripe.find('tax_rate', t['tax_rate_details']['tax_rate']) or {}).get('percentage', 0):g} %".replace(
+                ".", ","
+            )
             for t in line["taxes"]
         )
         lines.append(
             {
                 # Stripe's own description of a subscription line is English ("1 × … (at €…/ month)").
                 "name": product["name"] if product and recurring else line["description"],
-                "period": f"du {i18n.date(line['period']['start'])} au {i18n.date(line['period']['end'])}" if recurring else "",
+                "period": f"du {i18n.date(line['period']['start'])} au {i18n.date(line['period']['end'])}"
+                if recurring
+                else "",
                 "quantity": line["quantity"],
-                "unit": i18n.money(int(line["pricing"]["unit_amount_decimal"]), currency) if line.get("pricing") else "",
+                "unit": i18n.money(int(line["pricing"]["unit_amount_decimal"]), currency)
+                if line.get("pricing")
+                else "",
                 "tax": pct,
                 "amount": i18n.money(line["amount"], currency),
             }
@@ -284,7 +322,9 @@ def _receipt_context(stripe: Stripe, charge_id: str, *, pdf: bool) -> dict[str, 
         method = f"{details['card']['brand'].replace('_', ' ').title()} •••• {details['card']['last4']}"
     else:
         method = f"Prélèvement SEPA •••• {details['sepa_debit']['last4']}"
-    record = next((p for p in stripe.all("invoice_payment") if p["payment"]["payment_intent"] == charge["payment_intent"]), None)
+    record = next(
+        (p for p in stripe.all("invoice_payment") if p["payment"]["payment_intent"] == charge["payment_intent"]), None
+    )
     invoice = stripe.find("invoice", record["invoice"]) if record else None
     currency = charge["currency"]
     lines = _invoice_lines(stripe, invoice) if invoice else []

@@ -114,16 +114,16 @@ def secret_of(stripe: Stripe, pm_id: str) -> str:
     return record["value"] if record else ""
 
 
-def attach_payment_method(stripe: Stripe, pm_id: str, customer_id: str, *, param: str = "payment_method") -> dict[str, Any]:
+def attach_payment_method(
+    stripe: Stripe, pm_id: str, customer_id: str, *, param: str = "payment_method"
+) -> dict[str, Any]:
     if pm_id in MAGIC_PAYMENT_METHODS:
         pm = new_card_method(stripe, MAGIC_PAYMENT_METHODS[pm_id])
     else:
         pm = stripe.get("payment_method", pm_id, param)
     customer = stripe.get("customer", customer_id, "customer")
     if pm.get("customer") and pm["customer"] != customer_id:
-        raise StripeError(
-            "The payment method you provided has already been attached to a customer.", param=param
-        )
+        raise StripeError("The payment method you provided has already been attached to a customer.", param=param)
     if pm.get("customer") == customer_id:
         return pm
     pm = {**pm, "customer": customer_id}
@@ -153,7 +153,9 @@ def _pm_from_params(stripe: Stripe, params: dict[str, Any]) -> dict[str, Any]:
     elif type_ == "sepa_debit":
         iban = normalise_iban(require(as_dict(params, "sepa_debit"), "iban", param="sepa_debit[iban]"))
         if not iban_ok(iban):
-            raise StripeError("The IBAN you entered is invalid.", param="sepa_debit[iban]", code="invalid_bank_account_iban")
+            raise StripeError(
+                "The IBAN you entered is invalid.", param="sepa_debit[iban]", code="invalid_bank_account_iban"
+            )
         pm = new_sepa_method(stripe, iban, name=details["name"], email=details["email"])
     else:
         raise StripeError("Invalid type: must be one of card or sepa_debit (in this sandbox)", param="type")
@@ -182,7 +184,12 @@ def detach(call: Call) -> dict[str, Any]:
     previous_customer = pm["customer"]
     pm = {**pm, "customer": None}
     stripe.save(pm)
-    stripe.emit("payment_method.detached", pm, created=stripe.customer_time(previous_customer), previous={"customer": previous_customer})
+    stripe.emit(
+        "payment_method.detached",
+        pm,
+        created=stripe.customer_time(previous_customer),
+        previous={"customer": previous_customer},
+    )
     return pm
 
 
@@ -208,5 +215,10 @@ def routes() -> list[Row]:
         ("GET", "/v1/payment_methods/{id}", retrieve_payment_method, stripe_params.PaymentMethodRetrieveParams),
         ("POST", "/v1/payment_methods/{id}/attach", attach, stripe_params.PaymentMethodAttachParams),
         ("POST", "/v1/payment_methods/{id}/detach", detach, stripe_params.PaymentMethodDetachParams),
-        ("GET", "/v1/customers/{customer}/payment_methods", list_payment_methods, stripe_params.CustomerPaymentMethodListParams),
+        (
+            "GET",
+            "/v1/customers/{customer}/payment_methods",
+            list_payment_methods,
+            stripe_params.CustomerPaymentMethodListParams,
+        ),
     ]

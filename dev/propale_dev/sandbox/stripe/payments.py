@@ -166,7 +166,9 @@ def _new_charge(stripe: Stripe, pi: dict[str, Any], pm: dict[str, Any], created:
     }
 
 
-def _succeed(stripe: Stripe, pi: dict[str, Any], charge: dict[str, Any], now: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _succeed(
+    stripe: Stripe, pi: dict[str, Any], charge: dict[str, Any], now: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
     charge = {
         **charge,
         "amount_captured": charge["amount"],
@@ -186,7 +188,13 @@ def _succeed(stripe: Stripe, pi: dict[str, Any], charge: dict[str, Any], now: in
         "paid": True,
         "status": "succeeded",
     }
-    pi = {**pi, "amount_received": pi["amount"], "latest_charge": charge["id"], "status": "succeeded", "last_payment_error": None}
+    pi = {
+        **pi,
+        "amount_received": pi["amount"],
+        "latest_charge": charge["id"],
+        "status": "succeeded",
+        "last_payment_error": None,
+    }
     stripe.save(charge)
     stripe.save(pi)
     stripe.emit("charge.succeeded", charge, created=now)
@@ -253,7 +261,16 @@ def collect(
     if pm["type"] == "card":
         decline = DECLINES.get(secret) or (GENERIC if secret in FAILS_ON_CHARGE else None)
         if decline:
-            pi, _ = _fail(stripe, pi, charge, pm, now, code=decline.code, decline_code=decline.decline_code, message=decline.message)
+            pi, _ = _fail(
+                stripe,
+                pi,
+                charge,
+                pm,
+                now,
+                code=decline.code,
+                decline_code=decline.decline_code,
+                message=decline.message,
+            )
         else:
             pi, _ = _succeed(stripe, pi, charge, now)
         return pi

@@ -86,9 +86,7 @@ async def _params(request: Request) -> dict[str, Any]:
         body = (await request.body()).decode("utf-8", errors="replace")
         content_type = request.headers.get("content-type", "")
         if body and "json" in content_type:
-            raise StripeError(
-                "Invalid request: the v1 API takes application/x-www-form-urlencoded bodies, not JSON."
-            )
+            raise StripeError("Invalid request: the v1 API takes application/x-www-form-urlencoded bodies, not JSON.")
         pairs += parse_qsl(body, keep_blank_values=True)
     return decode(pairs)
 
@@ -153,7 +151,9 @@ def _execute(
     stripe.request = {"id": req_id, "idempotency_key": key}
     try:
         result = handler(call)
-        result = expand(stripe, json.loads(json.dumps(result)), [str(p) for p in as_list(params.get("expand"))], include)
+        result = expand(
+            stripe, json.loads(json.dumps(result)), [str(p) for p in as_list(params.get("expand"))], include
+        )
         return 200, result
     except StripeError as error:
         if error.status == 402:

@@ -62,7 +62,9 @@ def _plan(price: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _item(stripe: Stripe, sub_id: str, price: dict[str, Any], quantity: int, rates: list[dict[str, Any]], start: int, end: int) -> dict[str, Any]:
+def _item(
+    stripe: Stripe, sub_id: str, price: dict[str, Any], quantity: int, rates: list[dict[str, Any]], start: int, end: int
+) -> dict[str, Any]:
     return {
         "id": stripe.new_id("si_", 14),
         "object": "subscription_item",
@@ -128,7 +130,11 @@ def create_for_checkout(
         "next_pending_invoice_item_invoice": None,
         "on_behalf_of": None,
         "pause_collection": None,
-        "payment_settings": {"payment_method_options": None, "payment_method_types": None, "save_default_payment_method": "off"},
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
         "pending_update": None,
@@ -150,9 +156,20 @@ def create_for_checkout(
             stripe, customer=customer, price=price, quantity=qty, tax_rates=rates, invoice_id=None,
             subscription_id=sub_id, created=now,
         )  # fmt: skip
-        lines.append(LineSpec(price, qty, rates, (now, now), subscription=sub_id, invoice_item=ii["id"], description=ii["description"]))
+        lines.append(
+            LineSpec(
+                price, qty, rates, (now, now), subscription=sub_id, invoice_item=ii["id"], description=ii["description"]
+            )
+        )
     lines += [
-        LineSpec(item["price"], item["quantity"], item["tax_rates"], (now, end), subscription=sub_id, subscription_item=item["id"])
+        LineSpec(
+            item["price"],
+            item["quantity"],
+            item["tax_rates"],
+            (now, end),
+            subscription=sub_id,
+            subscription_item=item["id"],
+        )
         for item in items
     ]
     invoice = invoices.new_invoice(
@@ -214,7 +231,10 @@ def renew(stripe: Stripe, sub_id: str, at: int) -> dict[str, Any]:
     for item in before["items"]["data"]:
         recurring = item["price"]["recurring"]
         n = 0
-        while period_boundary(before["billing_cycle_anchor"], recurring["interval"], recurring["interval_count"], n) <= item["current_period_start"]:
+        while (
+            period_boundary(before["billing_cycle_anchor"], recurring["interval"], recurring["interval_count"], n)
+            <= item["current_period_start"]
+        ):
             n += 1
         end = period_boundary(before["billing_cycle_anchor"], recurring["interval"], recurring["interval_count"], n + 1)
         items.append({**item, "current_period_start": item["current_period_end"], "current_period_end": end})
@@ -253,7 +273,15 @@ def finalize_and_charge(stripe: Stripe, invoice_id: str, at: int) -> None:
     payment_settled(stripe, invoice, pi, at)
 
 
-def _end(stripe: Stripe, before: dict[str, Any], now: int, *, reason: str, comment: str | None = None, feedback: str | None = None) -> dict[str, Any]:
+def _end(
+    stripe: Stripe,
+    before: dict[str, Any],
+    now: int,
+    *,
+    reason: str,
+    comment: str | None = None,
+    feedback: str | None = None,
+) -> dict[str, Any]:
     after = {
         **before,
         "status": "canceled",
@@ -278,7 +306,14 @@ def cancel(call: Call) -> dict[str, Any]:
         raise StripeError(f"No such subscription: '{sub['id']}'", status=404, code="resource_missing", param="id")
     details = as_dict(call.params, "cancellation_details")
     now = stripe.clock_time(sub.get("test_clock"))
-    return _end(stripe, sub, now, reason="cancellation_requested", comment=details.get("comment") or None, feedback=details.get("feedback") or None)
+    return _end(
+        stripe,
+        sub,
+        now,
+        reason="cancellation_requested",
+        comment=details.get("comment") or None,
+        feedback=details.get("feedback") or None,
+    )
 
 
 def update(call: Call) -> dict[str, Any]:
@@ -293,7 +328,10 @@ def update(call: Call) -> dict[str, Any]:
         after["cancel_at_period_end"] = flag
         after["cancel_at"] = next_period_end(before) if flag else None
         after["canceled_at"] = now if flag else None
-        after["cancellation_details"] = {**before["cancellation_details"], "reason": "cancellation_requested" if flag else None}
+        after["cancellation_details"] = {
+            **before["cancellation_details"],
+            "reason": "cancellation_requested" if flag else None,
+        }
     if "default_payment_method" in params:
         pm_id = params["default_payment_method"] or None
         if pm_id:
@@ -342,7 +380,9 @@ def list_items(call: Call) -> dict[str, Any]:
     if not sub_id:
         raise StripeError("Missing required param: subscription.", param="subscription", code="parameter_missing")
     sub = call.stripe.get("subscription", sub_id, "subscription")
-    return paginate(sub["items"]["data"], call.params, f"/v1/subscription_items?subscription={sub_id}", "subscription_item")
+    return paginate(
+        sub["items"]["data"], call.params, f"/v1/subscription_items?subscription={sub_id}", "subscription_item"
+    )
 
 
 def retrieve_item(call: Call) -> dict[str, Any]:
@@ -350,7 +390,9 @@ def retrieve_item(call: Call) -> dict[str, Any]:
         for item in sub["items"]["data"]:
             if item["id"] == call.path["id"]:
                 return item
-    raise StripeError(f"No such subscription_item: '{call.path['id']}'", status=404, code="resource_missing", param="id")
+    raise StripeError(
+        f"No such subscription_item: '{call.path['id']}'", status=404, code="resource_missing", param="id"
+    )
 
 
 def cancel_all_for_customer(stripe: Stripe, customer_id: str, now: int) -> None:

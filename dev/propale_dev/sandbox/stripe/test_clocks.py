@@ -75,16 +75,19 @@ def advance(call: Call) -> dict[str, Any]:
     if clock["status"] == "advancing":
         raise StripeError("The test clock is already advancing; wait until its status is ready.", param="frozen_time")
     if target <= clock["frozen_time"]:
-        raise StripeError(
-            "The frozen_time must be after the test clock's current frozen_time.", param="frozen_time"
-        )
+        raise StripeError("The frozen_time must be after the test clock's current frozen_time.", param="frozen_time")
     clock = {**clock, "status": "advancing", "status_details": {"advancing": {"target_frozen_time": target}}}
     stripe.save(clock)
     stripe.emit("test_helpers.test_clock.advancing", clock, created=stripe.wall_time())
     stripe.store.put(
         JOBS,
         "advance-" + clock["id"],
-        {"type": "clock_advance", "due": stripe.wall_time_precise() + stripe.faults["clock_advance_s"], "clock": clock["id"], "target": target},
+        {
+            "type": "clock_advance",
+            "due": stripe.wall_time_precise() + stripe.faults["clock_advance_s"],
+            "clock": clock["id"],
+            "target": target,
+        },
     )
     return clock
 
@@ -134,5 +137,10 @@ def routes() -> list[Row]:
         ("GET", "/v1/test_helpers/test_clocks", list_, stripe_params.test_helpers.TestClockListParams),
         ("GET", "/v1/test_helpers/test_clocks/{id}", retrieve, stripe_params.test_helpers.TestClockRetrieveParams),
         ("DELETE", "/v1/test_helpers/test_clocks/{id}", delete, stripe_params.test_helpers.TestClockDeleteParams),
-        ("POST", "/v1/test_helpers/test_clocks/{id}/advance", advance, stripe_params.test_helpers.TestClockAdvanceParams),
+        (
+            "POST",
+            "/v1/test_helpers/test_clocks/{id}/advance",
+            advance,
+            stripe_params.test_helpers.TestClockAdvanceParams,
+        ),
     ]

@@ -47,7 +47,9 @@ DECLINES = {
     "4000000000000069": Decline("expired_card", "expired_card", "Your card has expired."),
     "4000000000000127": Decline("incorrect_cvc", "incorrect_cvc", "Your card's security code is incorrect."),
     "4000000000000119": Decline(
-        "processing_error", "processing_error", "An error occurred while processing your card. Try again in a little bit."
+        "processing_error",
+        "processing_error",
+        "An error occurred while processing your card. Try again in a little bit.",
     ),
 }
 # Attaching to a customer succeeds, every later charge is declined: the renewal-failure card.

@@ -98,7 +98,9 @@ def _default_payment(invoice_id: str, lookup: Lookup) -> dict[str, Any] | None:
 def _invoice_of_intent(intent_id: str | None, lookup: Lookup) -> str | None:
     if not intent_id:
         return None
-    record = next((p for p in lookup.all("invoice_payment") if (p.get("payment") or {}).get("payment_intent") == intent_id), None)
+    record = next(
+        (p for p in lookup.all("invoice_payment") if (p.get("payment") or {}).get("payment_intent") == intent_id), None
+    )
     return record["invoice"] if record else None
 
 
@@ -213,7 +215,9 @@ CHANGES: list[Change] = [
 def changes_since(version: str) -> list[Change]:
     """The changes an object of the current shape must undo to look as at `version`, newest first."""
     since = release_date(version)
-    return sorted((c for c in CHANGES if release_date(c.version) > since), key=lambda c: release_date(c.version), reverse=True)
+    return sorted(
+        (c for c in CHANGES if release_date(c.version) > since), key=lambda c: release_date(c.version), reverse=True
+    )
 
 
 def render(object_name: str, obj: dict[str, Any], version: str, lookup: Lookup) -> dict[str, Any]:
