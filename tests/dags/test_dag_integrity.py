@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-# The DAG ids are part of the product contract (SPEC.md): operators trigger and monitor them by name.
+# The DAG ids are part of the product contract (docs/contract.md): operators trigger and monitor them by name.
 CONTRACT_DAG_IDS = {"propale_send_proposals", "propale_sync_stripe"}
 
 

@@ -12,6 +12,11 @@ from support.demo_world import DemoWorld, running_demo
 
 pytestmark = pytest.mark.timeout(900)
 
+# The first test runs the DAG once in `make test`; the re-runs, crashes and refused writes after it
+# are long proofs of exactly-once through Airflow (`make test-all`); their steps are checked
+# in-process by tests/propale/test_sending.py and test_hubspot_partial_writes.py.
+exactly_once_proof = pytest.mark.long
+
 LUMEN = "Atelier Lumen — 3 postes nomades"
 BOULANGERIE = "Boulangerie Numérique — bureau privé 4 places"
 KAIROS = "Studio Kairos — 4 demi-journées de salle"
@@ -69,6 +74,7 @@ def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
         assert name in shown
 
 
+@exactly_once_proof
 def test_a_rerun_sends_nothing_twice(demo):
     emails_before = len(demo.emails())
     posts_before = len(demo.slack_posts())
@@ -78,6 +84,7 @@ def test_a_rerun_sends_nothing_twice(demo):
     assert demo.deal(LUMEN)["propale_status"] == "sent"
 
 
+@exactly_once_proof
 def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
     first = demo.deal(LUMEN)
     demo.flag(LUMEN)
@@ -91,6 +98,7 @@ def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
     assert "nouvelle version" in emails[0]["subject"]
 
 
+@exactly_once_proof
 def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
     contact_id = (
         demo.hubspot.crm.associations.v4.basic_api.get_page("deals", demo.deal_ids[NO_EMAIL], "contacts")
@@ -107,6 +115,7 @@ def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
     assert len(demo.emails("maxime.girard@vasseur-avocats.example")) == 1
 
 
+@exactly_once_proof
 def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
     """Kill the whole Airflow process as soon as the first email lands, then run again."""
     names = [
@@ -129,6 +138,7 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
         assert deal["propale_status"] == "sent" or "n'a pas pu être confirmé" in deal["propale_error"]
 
 
+@exactly_once_proof
 def test_writes_hubspot_refused_are_made_by_the_next_run_exactly_once(demo):
     """HubSpot answers the write-back with a 207 refusing one deal's update and note."""
     refused, accepted = (

@@ -33,7 +33,9 @@ from support.sync_world import (
     invoice_email,
 )
 
-pytestmark = pytest.mark.timeout(900)
+# Long proofs (`make test-all`): each scenario plays payments through Airflow runs, minutes in all.
+# The handling of each event is checked in-process, in seconds, by tests/propale/test_syncing.py.
+pytestmark = [pytest.mark.long, pytest.mark.timeout(900)]
 
 
 @pytest.fixture(scope="module")

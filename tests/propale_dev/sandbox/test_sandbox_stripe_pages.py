@@ -104,7 +104,8 @@ def test_invoice_pdf_is_a_real_pdf_with_number_and_amounts(client, catalog):
     )
     completed = complete(client, session.id, card_number="4242424242424242")
     invoice = client.v1.invoices.retrieve(completed.invoice)
-    response = httpx.get(invoice.invoice_pdf)
+    # The first PDF a stand-in renders loads the fonts: seconds on a busy machine.
+    response = httpx.get(invoice.invoice_pdf, timeout=60)
     assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
     assert response.content.startswith(b"%PDF-")
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(response.content)).pages)
@@ -130,7 +131,7 @@ def test_receipt_page_and_pdf(client, catalog):
     invoice = client.v1.invoices.retrieve(completed.invoice)
     assert invoice.number in page.text
     pdf_url = re.search(r'id="download-pdf" href="([^"]+)"', page.text).group(1)
-    pdf = httpx.get(pdf_url)
+    pdf = httpx.get(pdf_url, timeout=60)
     assert pdf.content.startswith(b"%PDF-")
     text = pypdf.PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
     assert "288,00" in text
