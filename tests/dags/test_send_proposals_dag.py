@@ -30,9 +30,16 @@ def demo(tmp_path_factory, airflow_for):
         yield DemoWorld(sandbox, airflow)
 
 
-def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
+@pytest.fixture(scope="module")
+def first_run(demo):
+    """Five deals flagged, three of them sendable, and one run: where every scenario below starts, so
+    that each holds whether `make test` runs it alone or `make test-all -m long` the ones after it."""
     demo.flag(LUMEN, BOULANGERIE, KAIROS, NO_EMAIL, NO_LINES)
-    run = demo.airflow.dags_test("propale_send_proposals")
+    return demo.airflow.dags_test("propale_send_proposals")
+
+
+def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo, first_run):
+    run = first_run
     # Operators see one mapped task instance per deal, named after it.
     assert f"rendered_map_index='{LUMEN}'" in run.stdout + run.stderr
 
@@ -75,7 +82,7 @@ def test_flagged_deals_get_their_proposal_and_defective_ones_an_error(demo):
 
 
 @exactly_once_proof
-def test_a_rerun_sends_nothing_twice(demo):
+def test_a_rerun_sends_nothing_twice(demo, first_run):
     emails_before = len(demo.emails())
     posts_before = len(demo.slack_posts())
     demo.airflow.dags_test("propale_send_proposals")
@@ -85,7 +92,7 @@ def test_a_rerun_sends_nothing_twice(demo):
 
 
 @exactly_once_proof
-def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
+def test_flagging_a_sent_deal_again_issues_a_new_version(demo, first_run):
     first = demo.deal(LUMEN)
     demo.flag(LUMEN)
     demo.airflow.dags_test("propale_send_proposals")
@@ -99,7 +106,7 @@ def test_flagging_a_sent_deal_again_issues_a_new_version(demo):
 
 
 @exactly_once_proof
-def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
+def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo, first_run):
     contact_id = (
         demo.hubspot.crm.associations.v4.basic_api.get_page("deals", demo.deal_ids[NO_EMAIL], "contacts")
         .results[0]
@@ -116,7 +123,7 @@ def test_a_deal_fixed_after_an_error_is_sent_when_flagged_again(demo):
 
 
 @exactly_once_proof
-def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
+def test_a_crash_after_emails_left_resumes_without_a_second_email(demo, first_run):
     """Kill the whole Airflow process as soon as the first email lands, then run again."""
     names = [
         "Onde Verte — 2 bureaux fixes au trimestre",
@@ -139,7 +146,7 @@ def test_a_crash_after_emails_left_resumes_without_a_second_email(demo):
 
 
 @exactly_once_proof
-def test_writes_hubspot_refused_are_made_by_the_next_run_exactly_once(demo):
+def test_writes_hubspot_refused_are_made_by_the_next_run_exactly_once(demo, first_run):
     """HubSpot answers the write-back with a 207 refusing one deal's update and note."""
     refused, accepted = (
         "Studio Kairos — bureau privé 2 places et mise en service",

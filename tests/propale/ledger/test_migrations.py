@@ -6,7 +6,6 @@ many processes open the ledger at once. On SQLite and, when it answers, PostgreS
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -38,7 +37,6 @@ from propale.ledger.schema import (
 from propale.ledger.tables import metadata
 from propale.proposals import build_snapshot
 from support.factories import sample_deal, sample_settings
-from support.postgres import POSTGRES_URL, postgres_unavailable
 
 # The ledger as the release before migrations created it (`metadata.create_all`), frozen here: it must
 # not follow later changes to the tables. Generated from that release's tables on each backend.
@@ -83,32 +81,6 @@ _PREVIOUS_RELEASE_TYPES = {
     "sqlite": {"serial": "INTEGER", "blob": "BLOB", "timestamp": "DATETIME"},
     "postgresql": {"serial": "SERIAL", "blob": "BYTEA", "timestamp": "TIMESTAMP WITH TIME ZONE"},
 }
-
-
-@pytest.fixture(scope="session")
-def postgres_skip_reason() -> str | None:
-    return postgres_unavailable()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path, postgres_skip_reason) -> Iterator[str]:
-    """A fresh, empty database on each backend (on PostgreSQL, a schema of the test's own)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'propale.db'}"
-        return
-    if postgres_skip_reason:
-        pytest.skip(postgres_skip_reason)
-    schema = f"propale_test_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    try:
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 @pytest.fixture
