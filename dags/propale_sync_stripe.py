@@ -67,6 +67,16 @@ def propale_sync_stripe():
         return report.to_dict()
 
     # The delivery tasks also run when reading failed: what earlier events queued still goes out.
+    @task(trigger_rule="all_done")
+    def write_to_stripe() -> int:
+        from propale.hooks import StripeHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import write_to_stripe
+
+        settings = load_settings()
+        with open_ledger(settings) as ledger:
+            return write_to_stripe(StripeHook().get_conn(), ledger)
+
     @task(trigger_rule="all_done", multiple_outputs=False)
     def send_emails() -> dict:
         from propale.hooks import PropaleSmtpHook
@@ -107,8 +117,8 @@ def propale_sync_stripe():
         followed by a successful Slack post would show the run as a success."""
         raise RuntimeError("A step of this run failed (see its logs); its work is retried by the next run.")
 
-    steps = [read_stripe_events(), send_emails(), write_to_hubspot()]
-    steps[0] >> steps[1] >> steps[2] >> post_to_slack()
+    steps = [read_stripe_events(), write_to_stripe(), send_emails(), write_to_hubspot()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3] >> post_to_slack()
     steps >> fail_run()
 
 

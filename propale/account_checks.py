@@ -3,7 +3,8 @@
 Each check asks the account what it allows and says in plain words what is wrong and what to do:
 the HubSpot private app's scopes, the Stripe account's default API version, and whether the
 payment methods Propale offers are on for Checkout. A check never raises: a refused key or an
-unreachable API is itself the finding.
+unreachable API is itself the finding. The seller's settings are checked too, for the mentions
+French law requires on invoices (`check_seller_mentions`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import requests
 import stripe
 
 from propale.crm import ACCESS_TOKEN_INFO_PATH, HubSpotGateway
+from propale.invoice_mentions import LEGAL_DEFAULT_PENALTIES
+from propale.settings import Seller, SettingsError
 
 # The scopes Propale's HubSpot calls need, with what each is for. docs/configuration.md's table under
 # `hubspot_default` lists the same (tests/propale/test_setup.py keeps them in step). Names are the
@@ -59,6 +62,7 @@ class Finding:
         return f"{self.level.value.upper():<7} {self.subject}: {self.message}"
 
 
+SELLER_MENTIONS = "Seller's invoice mentions"
 HUBSPOT_CONNECTION = "HubSpot connection"
 HUBSPOT_APP = "HubSpot private app"
 STRIPE_CONNECTION = "Stripe connection"
@@ -107,6 +111,50 @@ def check_hubspot_token(gateway: HubSpotGateway, required: dict[str, str] = HUBS
             f"add {'them' if len(missing) > 1 else 'it'} in {PRIVATE_APPS_PAGE} › your app › Scopes, then commit the changes",
         )
     return Finding(Level.OK, subject, f"{where} has the {len(required)} scopes Propale needs")
+
+
+def check_seller_mentions(seller: Seller) -> list[Finding]:
+    """The mentions every invoice must carry that only the seller can give (`propale_seller`).
+
+    The SIREN and VAT number are required by the settings (see `seller_settings_error`). The
+    late-payment penalty rate has a legal default, and a VAT exemption ground is only needed for
+    0 % VAT lines: unset, they are warnings that say what happens. See `propale.invoice_mentions`
+    for the law behind each.
+    """
+    findings = []
+    if seller.late_payment_penalties is None:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                SELLER_MENTIONS,
+                "late_payment_penalties is not set in propale_seller: invoices print the legal default rate "
+                f"(« {LEGAL_DEFAULT_PENALTIES} »); set it to the rate of your terms of sale if they agree another",
+            )
+        )
+    if seller.vat_exemption_mention is None:
+        findings.append(
+            Finding(
+                Level.WARNING,
+                SELLER_MENTIONS,
+                "vat_exemption_mention is not set in propale_seller: deals with a 0 % VAT line are refused until "
+                "it is set to the legal ground printed on their invoices (e.g. « Autoliquidation » or "
+                "« TVA non applicable, art. 293 B du CGI »)",
+            )
+        )
+    if not findings:
+        findings.append(
+            Finding(
+                Level.OK,
+                SELLER_MENTIONS,
+                "SIREN, VAT number, late-payment penalty rate and VAT exemption ground are set",
+            )
+        )
+    return findings
+
+
+def seller_settings_error(error: SettingsError) -> Finding:
+    """`propale_seller` is missing or lacks a mandatory field (SIREN, VAT number…): no proposal can go out."""
+    return Finding(Level.ERROR, SELLER_MENTIONS, f"{error} No proposal can be sent until it is fixed.")
 
 
 def check_stripe_api_version(client: stripe.StripeClient, pinned: str = stripe.api_version) -> Finding:

@@ -14,13 +14,21 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import stripe
-from stripe.params import CustomerCreateParams
+from stripe.params import (
+    CustomerCreateParams,
+    CustomerCreateParamsAddress,
+    CustomerCreateParamsInvoiceSettings,
+    CustomerCreateParamsTaxIdDatum,
+    CustomerUpdateParams,
+    SubscriptionUpdateParams,
+)
 from stripe.params.checkout import (
     SessionCreateParams,
     SessionCreateParamsLineItem,
     SessionCreateParamsLineItemPriceData,
 )
 
+from propale.invoice_mentions import invoice_mentions
 from propale.proposals import ProposalLine, ProposalSnapshot
 from propale.rendering import shorten
 
@@ -71,27 +79,73 @@ class StripeBilling:
                 return candidate.id
         return None
 
+    def customer_for(self, snapshot: ProposalSnapshot) -> str:
+        """The Stripe customer to charge for an accepted proposal: the contact's, brought up to date
+        with the snapshot's company (address, tax ids, invoice mentions), or a new one."""
+        customer_id = self.find_customer(snapshot)
+        if customer_id is None:
+            return self.create_customer(snapshot)
+        self.update_customer(customer_id, snapshot)
+        return customer_id
+
     def create_customer(self, snapshot: ProposalSnapshot) -> str:
         """A Stripe customer for the proposal's contact and company (the caller keeps its id).
 
         The key is per proposal number, so retries of one acceptance reuse one customer; callers
-        look for the contact's existing customer first (`find_customer`).
+        look for the contact's existing customer first (`customer_for`).
+        https://docs.stripe.com/api/customers/create
         """
         customer = snapshot.customer
         params: CustomerCreateParams = {
             "email": customer.email,
             "name": shorten(customer.company_name or customer.contact_name, CUSTOMER_NAME_MAX),
             "preferred_locales": ["fr"],
+            "invoice_settings": _invoice_settings(snapshot),
             "metadata": {
                 "hubspot_contact_id": customer.contact_id,
                 "hubspot_company_id": customer.company_id or "",
                 "hubspot_deal_id": snapshot.deal_id,
             },
         }
-        if customer.address_lines:
-            params["address"] = {"line1": customer.address_lines[0], "line2": " ".join(customer.address_lines[1:])}
+        address = _address(snapshot)
+        if address:
+            params["address"] = address
+        tax_ids = _tax_ids(snapshot)
+        if tax_ids:
+            params["tax_id_data"] = tax_ids
         created = self.client.v1.customers.create(params, {"idempotency_key": _key("customer", snapshot.number)})
         return created.id
+
+    def update_customer(self, customer_id: str, snapshot: ProposalSnapshot) -> None:
+        """Bring the contact's existing customer in line with the snapshot: what its invoices print.
+
+        Tax ids are not updatable on the customer (https://docs.stripe.com/api/customers/update):
+        the missing ones are created one by one (https://docs.stripe.com/api/tax_ids/customer_create);
+        one already there is kept. Every write is keyed by the proposal version, the same on retries.
+        """
+        customer = snapshot.customer
+        params: CustomerUpdateParams = {
+            "name": shorten(customer.company_name or customer.contact_name, CUSTOMER_NAME_MAX),
+            "preferred_locales": ["fr"],
+            "invoice_settings": _invoice_settings(snapshot),
+        }
+        address = _address(snapshot)
+        if address:
+            params["address"] = address
+        self.client.v1.customers.update(
+            customer_id, params, {"idempotency_key": _key("customer-update", snapshot.number, snapshot.version)}
+        )
+        existing = {
+            (tax_id.type, tax_id.value)
+            for tax_id in self.client.v1.customers.tax_ids.list(customer_id, {"limit": 100}).auto_paging_iter()
+        }
+        for tax_id in _tax_ids(snapshot):
+            if (tax_id["type"], tax_id["value"]) not in existing:
+                self.client.v1.customers.tax_ids.create(
+                    customer_id,
+                    {"type": tax_id["type"], "value": tax_id["value"]},
+                    {"idempotency_key": _key("tax-id", customer_id, tax_id["type"], tax_id["value"])},
+                )
 
     # --- catalogue --------------------------------------------------------------------------
 
@@ -190,7 +244,18 @@ class StripeBilling:
             params["subscription_data"] = {"metadata": metadata}
         else:
             params["mode"] = "payment"
-            params["invoice_creation"] = {"enabled": True, "invoice_data": {"metadata": metadata}}
+            mentions = invoice_mentions(snapshot)
+            # The invoice Checkout issues once paid takes the mentions of its own
+            # (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-invoice_creation-invoice_data);
+            # a subscription's invoices take the customer's (`invoice_settings`, set with the customer).
+            params["invoice_creation"] = {
+                "enabled": True,
+                "invoice_data": {
+                    "metadata": metadata,
+                    "custom_fields": [{"name": name, "value": value} for name, value in mentions.custom_fields],
+                    "footer": mentions.footer,
+                },
+            }
             params["payment_intent_data"] = {"metadata": metadata}
         key = _key("checkout", snapshot.number, snapshot.version, request.method, request.attempt)
         return self.client.v1.checkout.sessions.create(params, {"idempotency_key": key})
@@ -207,3 +272,59 @@ class StripeBilling:
             return self.client.v1.checkout.sessions.expire(session_id)
         except stripe.InvalidRequestError:
             return self.client.v1.checkout.sessions.retrieve(session_id)
+
+    # --- subscriptions ----------------------------------------------------------------------
+
+    def end_subscription_at(self, subscription_id: str, cancel_at: int, idempotency_key: str) -> None:
+        """Have Stripe end the subscription at `cancel_at` (a Unix time), the end of its commitment.
+
+        No proration: the term ends on a period boundary, and a commitment is billed in whole
+        periods (https://docs.stripe.com/api/subscriptions/update#update_subscription-cancel_at,
+        https://docs.stripe.com/api/subscriptions/update#update_subscription-proration_behavior).
+        """
+        params: SubscriptionUpdateParams = {"cancel_at": cancel_at, "proration_behavior": "none"}
+        self.client.v1.subscriptions.update(subscription_id, params, {"idempotency_key": idempotency_key})
+
+
+def _address(snapshot: ProposalSnapshot) -> CustomerCreateParamsAddress | None:
+    """The company's postal address as Stripe prints it on invoices. `country` is the ISO 3166-1
+    alpha-2 code Stripe asks for (https://docs.stripe.com/api/customers/create#create_customer-address-country);
+    a country HubSpot's text does not name clearly is left out rather than guessed."""
+    postal = snapshot.customer.postal_address
+    if postal is None:
+        return None
+    address: CustomerCreateParamsAddress = {}
+    if postal.line1:
+        address["line1"] = postal.line1
+    if postal.line2:
+        address["line2"] = postal.line2
+    if postal.postal_code:
+        address["postal_code"] = postal.postal_code
+    if postal.city:
+        address["city"] = postal.city
+    if postal.country_code:
+        address["country"] = postal.country_code
+    return address or None
+
+
+def _tax_ids(snapshot: ProposalSnapshot) -> list[CustomerCreateParamsTaxIdDatum]:
+    """The company's intra-EU VAT number and SIREN where HubSpot has them; Stripe prints a
+    customer's tax ids on its invoices (https://docs.stripe.com/billing/customer/tax-ids; `fr_siren`
+    since https://docs.stripe.com/changelog/endive/2026-10-28/customer-tax-id-types)."""
+    customer = snapshot.customer
+    tax_ids: list[CustomerCreateParamsTaxIdDatum] = []
+    if customer.vat_number:
+        tax_ids.append({"type": "eu_vat", "value": "".join(customer.vat_number.split()).upper()})
+    if customer.siren:
+        tax_ids.append({"type": "fr_siren", "value": "".join(customer.siren.split())})
+    return tax_ids
+
+
+def _invoice_settings(snapshot: ProposalSnapshot) -> CustomerCreateParamsInvoiceSettings:
+    """The customer's invoice defaults: the mentions every invoice of a subscription prints
+    (https://docs.stripe.com/api/customers/create#create_customer-invoice_settings)."""
+    mentions = invoice_mentions(snapshot)
+    return {
+        "custom_fields": [{"name": name, "value": value} for name, value in mentions.custom_fields],
+        "footer": mentions.footer,
+    }

@@ -69,12 +69,20 @@ def _run_setup(args: argparse.Namespace) -> int:
     _upgrade_ledger(_ledger_url())
     findings: list[Finding] = []
     try:
-        payment_methods = load_settings().payment_methods
+        settings = load_settings()
     except SettingsError as error:
-        payment_methods = DEFAULT_PAYMENT_METHODS
-        findings.append(
-            Finding(Level.WARNING, "Propale settings", f"{error} Meanwhile the default payment methods are checked.")
-        )
+        payment_methods: tuple[str, ...] = DEFAULT_PAYMENT_METHODS
+        if error.variable == "propale_seller":
+            findings.append(account_checks.seller_settings_error(error))
+        else:
+            findings.append(
+                Finding(
+                    Level.WARNING, "Propale settings", f"{error} Meanwhile the default payment methods are checked."
+                )
+            )
+    else:
+        payment_methods = settings.payment_methods
+        findings += account_checks.check_seller_mentions(settings.seller)
     # One retry for Stripe: an admin waits at the prompt, and an unreachable API is itself a finding.
     findings += account_checks.check_accounts(
         lambda: HubSpotHook(args.hubspot_conn_id).get_conn(),
@@ -110,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
         "setup",
         help="check the HubSpot and Stripe accounts, then create Propale's deal properties in HubSpot (idempotent)",
         description=(
-            "Checks the HubSpot private app's scopes, the Stripe account's default API version and that "
-            "the payment methods Propale offers are on for Checkout, saying what to fix; then creates "
+            "Checks the seller's invoice mentions (propale_seller), the HubSpot private app's scopes, the Stripe "
+            "account's default API version and that the payment methods Propale offers are on for Checkout, "
+            "saying what to fix; then creates "
             "Propale's property group and deal properties in HubSpot. Exits 1 when something would "
             "break Propale. Uses the Airflow connections hubspot_default and stripe_default."
         ),

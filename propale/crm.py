@@ -127,6 +127,9 @@ DEAL_READ_PROPERTIES = [
 ]
 CONTACT_PROPERTIES = ["email", "firstname", "lastname"]
 COMPANY_PROPERTIES = ["name", "address", "address2", "zip", "city", "country", "vat_number", "siren"]
+# A line item's own properties (https://knowledge.hubspot.com/properties/hubspots-default-line-item-properties):
+# `discount` is an amount off each unit, `hs_tax_rate_group_id` a rate of the account's tax library,
+# `hs_tax_rate` its percentage.
 LINE_ITEM_PROPERTIES = [
     "name",
     "quantity",
@@ -136,6 +139,7 @@ LINE_ITEM_PROPERTIES = [
     "recurringbillingfrequency",
     "hs_recurring_billing_period",
     "hs_discount_percentage",
+    "discount",
     "hs_tax_rate_group_id",
     "hs_tax_rate",
     "hs_line_item_currency_code",
@@ -180,7 +184,9 @@ class DealRecord:
     companies: list[dict[str, Any]] = field(default_factory=list)
     line_items: list[dict[str, Any]] = field(default_factory=list)
     owner: dict[str, Any] | None = None  # {"id", "email", "firstName", "lastName", "archived"}
-    missing_products: list[str] = field(default_factory=list)  # hs_product_id no longer in HubSpot
+    # The products its line items name (`hs_product_id`) that HubSpot still has, by id; a line
+    # item naming another one comes from a product deleted since.
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)
     # When `propale_status` last took its current value: tells a rep's new request from a retry.
     status_set_at: str | None = None
 
@@ -428,17 +434,19 @@ class HubSpotGateway:
         product_ids = sorted(
             {item["hs_product_id"] for item in related["line_items"].values() if item.get("hs_product_id")}
         )
-        existing_products = {obj.id for obj in self._batch_read("products", product_ids, ["name"])}
+        products = {
+            obj.id: {"id": obj.id, **obj.properties} for obj in self._batch_read("products", product_ids, ["price"])
+        }
         owners = self.owners()
         for deal in deals.values():
             for kind in ("contacts", "companies", "line_items"):
                 records = [related[kind][target] for target in links[kind].get(deal.id, []) if target in related[kind]]
                 setattr(deal, kind, records)
-            deal.missing_products = [
-                item["hs_product_id"]
+            deal.products = {
+                item["hs_product_id"]: products[item["hs_product_id"]]
                 for item in deal.line_items
-                if item.get("hs_product_id") and item["hs_product_id"] not in existing_products
-            ]
+                if item.get("hs_product_id") in products
+            }
             owner_id = deal.properties.get("hubspot_owner_id")
             deal.owner = owners.get(owner_id) if owner_id else None
         return deals
@@ -652,7 +660,6 @@ def deal_input(record: DealRecord) -> DealInput:
     contact = record.contacts[0] if record.contacts else None
     company = record.companies[0] if record.companies else None
     owner = record.owner
-    missing = set(record.missing_products)
     return DealInput(
         id=record.id,
         name=record.name,
@@ -684,7 +691,11 @@ def deal_input(record: DealRecord) -> DealInput:
                 discount_percentage=item.get("hs_discount_percentage"),
                 tax_rate=item.get("hs_tax_rate"),
                 currency=item.get("hs_line_item_currency_code"),
-                product_archived=item.get("hs_product_id") in missing,
+                product_archived=bool(item.get("hs_product_id")) and item["hs_product_id"] not in record.products,
+                discount=item.get("discount"),
+                term=item.get("hs_recurring_billing_period"),
+                tax_rate_group_id=item.get("hs_tax_rate_group_id"),
+                product_price=record.products.get(item.get("hs_product_id") or "", {}).get("price"),
             )
             for item in sorted(record.line_items, key=lambda item: int(item["id"]))
         ),

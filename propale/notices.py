@@ -22,6 +22,8 @@ SELLER_FIELD_NAMES = {
     "phone": "le téléphone",
     "logo_url": "l’adresse du logo",
     "legal_mentions": "les mentions légales",
+    "late_payment_penalties": "le taux des pénalités de retard",
+    "vat_exemption_mention": "la mention d’exonération de TVA",
 }
 _THEN_FLAG_AGAIN = "remettez ensuite « À proposer » sur chaque transaction concernée."
 

@@ -9,6 +9,9 @@
    it; a note refused stays pending in the ledger and the next run creates it.
 4. `summary`: one Slack message for the run.
 
+A line that differs from HubSpot's product library (its product deleted, another price) goes out as
+the rep wrote it; the rep gets one email per proposal listing them, and the run's summary says so.
+
 Every step can be retried or re-run: the ledger remembers what was issued and what was
 delivered, and HubSpot's state is re-read before acting.
 """
@@ -24,6 +27,7 @@ from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from email.message import EmailMessage
 from typing import Any
 
 from markupsafe import escape
@@ -40,7 +44,7 @@ from propale.crm import (
     deal_input,
     hubspot_datetime,
 )
-from propale.emails import build_proposal_email
+from propale.emails import build_proposal_email, build_team_email
 from propale.ledger import (
     PROPOSAL_EMAIL,
     DeliveryStatus,
@@ -51,7 +55,7 @@ from propale.ledger import (
     delivery_key,
 )
 from propale.notices import property_notices, settings_notice
-from propale.proposals import build_snapshot, source_fingerprint, validate
+from propale.proposals import ProposalSnapshot, build_snapshot, catalogue_warnings, source_fingerprint, validate
 from propale.rendering import render_proposal_pdf
 from propale.settings import Settings, SettingsError
 from propale.slack_messages import DealLine, SummarySection, run_summary
@@ -59,6 +63,8 @@ from propale.slack_messages import DealLine, SummarySection, run_summary
 log = logging.getLogger(__name__)
 
 PROPOSAL_NOTE = "proposal-note"
+# The email telling the rep which lines of a sent proposal differ from HubSpot's product library.
+LINE_WARNINGS_EMAIL = "line-warnings-email"
 
 
 def proposal_token(secret_key: str, number: str, version: int) -> str:
@@ -76,6 +82,8 @@ class DealOutcome:
     """What happened to one deal in a run; only ids, names and plain-French reasons (safe to log).
 
     A deal with `problems` is in error, unless `skipped`: asked for by id but not flagged.
+    `warnings` are for the rep only (lines that differ from HubSpot's product library): they
+    neither stop the proposal nor appear in it.
     """
 
     deal_id: str
@@ -83,6 +91,7 @@ class DealOutcome:
     proposal_id: int | None = None
     problems: list[str] = field(default_factory=list)
     skipped: bool = False
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -214,7 +223,7 @@ def log_safe_reason(reason: str) -> str:
 def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime) -> DealOutcome:
     outcome = DealOutcome(record.id, record.name)
     deal = deal_input(record)
-    outcome.problems = validate(deal)
+    outcome.problems = validate(deal, settings)
     if record.owner and record.owner.get("archived"):
         outcome.problems.append(
             "Le propriétaire de la transaction a été désactivé dans HubSpot : "
@@ -241,6 +250,7 @@ def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime
         )
         ledger.stage_snapshot(proposal.id, snapshot)
     outcome.proposal_id = proposal.id
+    outcome.warnings = catalogue_warnings(deal, settings)
     return outcome
 
 
@@ -261,45 +271,93 @@ def deliver(
         # A re-run of an old run: the rep has flagged the deal again since, the newer version counts.
         return _replaced(outcome, proposal.number)
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
+    warnings_key = delivery_key(LINE_WARNINGS_EMAIL, proposal.number, proposal.version)
     if not ledger.has_document(proposal.id):
         token = proposal_token(settings.secret_key, proposal.number, proposal.version)
+        url = settings.proposal_url(token)
         pdf = render_proposal_pdf(proposal.snapshot)
         email = build_proposal_email(
-            proposal.snapshot,
-            url=settings.proposal_url(token),
-            pdf=pdf,
-            idempotency_key=key,
-            from_address=from_address,
+            proposal.snapshot, url=url, pdf=pdf, idempotency_key=key, from_address=from_address
         )
-        ledger.attach_document(
-            proposal.id,
-            snapshot=proposal.snapshot,
-            pdf=pdf,
-            token=token,
-            deliveries=[NewDelivery(key=key, kind=PROPOSAL_EMAIL, payload=email.as_bytes())],
-        )
+        deliveries = [NewDelivery(key=key, kind=PROPOSAL_EMAIL, payload=email.as_bytes())]
+        warnings_email = _line_warnings_email(proposal.snapshot, outcome.warnings, url, warnings_key, from_address)
+        if warnings_email is not None:
+            deliveries.append(
+                NewDelivery(key=warnings_key, kind=LINE_WARNINGS_EMAIL, payload=warnings_email.as_bytes())
+            )
+        ledger.attach_document(proposal.id, snapshot=proposal.snapshot, pdf=pdf, token=token, deliveries=deliveries)
     delivery = ledger.delivery(key)
-    if delivery is None or delivery.status == DeliveryStatus.DONE:
+    if delivery is None:
         return outcome
     if delivery.status == DeliveryStatus.CANCELLED:
         return _replaced(outcome, proposal.number)
-    sent = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
+    if delivery.status == DeliveryStatus.PENDING:
+        sent = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
+        if sent is not outbox.Outcome.DONE:
+            if ledger.delivery(warnings_key) is not None:
+                ledger.cancel_delivery(warnings_key)  # the rep hears of the unsent proposal instead
+            return _unsent(outcome, proposal.number, sent)
+        log.info("Proposal %s v%d emailed for deal %s", proposal.number, proposal.version, outcome.deal_id)
+    _tell_rep(ledger, warnings_key, send_email)
+    return outcome
+
+
+def _unsent(outcome: DealOutcome, number: str, sent: outbox.Outcome) -> DealOutcome:
+    """The proposal email was refused, or may not have gone: the rep is told what to do."""
     if sent is outbox.Outcome.UNCONFIRMED:
         # An earlier attempt stopped between handing the email to the server and recording it:
         # it may have arrived. Sending again could give the customer two emails; ask a human.
         outcome.problems = [
-            f"L'envoi de la proposition {proposal.number} n'a pas pu être confirmé (interruption pendant l'envoi). "
+            f"L'envoi de la proposition {number} n'a pas pu être confirmé (interruption pendant l'envoi). "
             "Vérifiez auprès du client, puis remettez « À proposer » pour envoyer une nouvelle version si besoin."
         ]
-        return outcome
-    if sent is outbox.Outcome.REFUSED:
+    else:
         outcome.problems = [
             "Le serveur de messagerie a refusé l'adresse e-mail du contact : corrigez-la dans HubSpot, "
             "puis remettez « À proposer »."
         ]
-        return outcome
-    log.info("Proposal %s v%d emailed for deal %s", proposal.number, proposal.version, outcome.deal_id)
     return outcome
+
+
+def _line_warnings_email(
+    snapshot: ProposalSnapshot, warnings: Sequence[str], url: str, key: str, from_address: str | None
+) -> EmailMessage | None:
+    """The email telling the deal's rep which lines differ from HubSpot's product library, or None
+    when there is nothing to tell or nobody to tell it to."""
+    rep = snapshot.rep
+    if not warnings or rep is None or rep.email is None:
+        return None
+    lines = "1 ligne diffère" if len(warnings) == 1 else f"{len(warnings)} lignes diffèrent"
+    return build_team_email(
+        to=(rep.name, rep.email),
+        subject=f"Proposition {snapshot.number} envoyée : {lines} de la bibliothèque de produits",
+        title="Proposition envoyée, à vérifier",
+        paragraphs=[
+            f"La proposition {snapshot.number} (« {snapshot.deal_name} ») a été envoyée à "
+            f"{snapshot.customer.display_name}. Des lignes diffèrent de la bibliothèque de produits HubSpot ; "
+            "elles ont été proposées telles qu’elles figurent sur la transaction :",
+            *warnings,
+            "Si c’est voulu, il n’y a rien à faire. Sinon, corrigez la transaction et remettez son statut Propale "
+            "à « À proposer » : une nouvelle version remplacera celle-ci.",
+        ],
+        links=[("Voir la proposition", url)],
+        seller=snapshot.seller,
+        sent_at=snapshot.issued_at,
+        idempotency_key=key,
+        from_address=from_address,
+    )
+
+
+def _tell_rep(ledger: Ledger, key: str, send_email: outbox.EmailSender) -> None:
+    """Send the rep the line warnings of a proposal whose email went, at most once."""
+    delivery = ledger.delivery(key)
+    if delivery is None or delivery.status != DeliveryStatus.PENDING:
+        return
+    told = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
+    if told is not outbox.Outcome.DONE:
+        # The proposal went: its deal is not in error for this, and the run's summary lists the warnings.
+        ledger.cancel_delivery(key)
+        log.warning("The rep's email %s was %s: not sent again", key, told.value)
 
 
 def _replaced(outcome: DealOutcome, number: str) -> DealOutcome:
@@ -358,9 +416,10 @@ def write_back(
             "propale_sent_at": hubspot_datetime(proposal.sent_at),
             "propale_error": "",
         }
+        detail = f"{proposal.number} — {proposal.snapshot.summary[0]}"
         lines[outcome.deal_id] = (
             report.sent,
-            DealLine(outcome.deal_name, url, f"{proposal.number} — {proposal.snapshot.summary[0]}"),
+            DealLine(outcome.deal_name, url, detail + _warnings_mention(outcome.warnings, proposal.snapshot)),
         )
         report.sent.append(lines[outcome.deal_id][1])
         note_key = delivery_key(PROPOSAL_NOTE, proposal.number, proposal.version)
@@ -479,6 +538,19 @@ def _report_refused_update(
     else:
         detail = f"{line.detail} (HubSpot a refusé de l'écrire sur la transaction : nouvel essai au prochain passage.)"
     report.retrying.append(DealLine(line.name, line.url, detail))
+
+
+def _warnings_mention(warnings: Sequence[str], snapshot: ProposalSnapshot) -> str:
+    """What the run's summary adds to a sent proposal whose lines differ from the product library."""
+    if not warnings:
+        return ""
+    lines = "1 ligne diffère" if len(warnings) == 1 else f"{len(warnings)} lignes diffèrent"
+    told = (
+        "le commercial a reçu le détail par e-mail"
+        if snapshot.rep and snapshot.rep.email
+        else "la transaction n’a pas de propriétaire à prévenir par e-mail"
+    )
+    return f" ⚠️ {lines} de la bibliothèque de produits HubSpot ({told})."
 
 
 def _proposal_note(ledger: Ledger, proposal: Any, key: str) -> NoteRequest:

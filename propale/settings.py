@@ -29,7 +29,7 @@ DEFAULT_CURRENCY = "eur"
 SANDBOX_SECRET_KEY = "propale-sandbox-secret-key-not-for-production-use"
 MIN_SECRET_KEY_LENGTH = 32
 SELLER_REQUIRED_FIELDS = ("name", "address", "siren", "vat_number", "email")
-SELLER_OPTIONAL_FIELDS = ("phone", "logo_url", "legal_mentions")
+SELLER_OPTIONAL_FIELDS = ("phone", "logo_url", "legal_mentions", "late_payment_penalties", "vat_exemption_mention")
 
 
 class SettingsError(ValueError):
@@ -56,6 +56,12 @@ class Seller:
     phone: str | None = None
     logo_url: str | None = None
     legal_mentions: str | None = None
+    # The invoice mentions French law requires that Propale cannot infer (article L441-9 of the Code
+    # de commerce, article 242 nonies A of annex II to the CGI): the late-payment penalty rate agreed
+    # with customers, and the legal ground of a 0 % VAT line ("Autoliquidation", "TVA non
+    # applicable, art. 293 B du CGI"…). See `propale.invoice_mentions` for how they are printed.
+    late_payment_penalties: str | None = None
+    vat_exemption_mention: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -235,6 +241,8 @@ def _seller(get: Callable[[str], str | None]) -> Seller:
         phone=(data.get("phone") or "").strip() or None,
         logo_url=logo_url,
         legal_mentions=(data.get("legal_mentions") or "").strip() or None,
+        late_payment_penalties=(data.get("late_payment_penalties") or "").strip() or None,
+        vat_exemption_mention=(data.get("vat_exemption_mention") or "").strip() or None,
     )
 
 

@@ -5,9 +5,10 @@
    properties, notes, emails with their PDFs, Slack messages: `handling`), and record the event as
    processed together with those effects as pending deliveries, in one ledger transaction (a
    transactional outbox).
-2. `send_emails` (`delivering`): send pending emails, each at most once.
-3. `write_to_hubspot`: deal properties in batch (merged per deal, in event order), then notes.
-4. `post_to_slack`: Slack messages, last.
+2. `write_to_stripe` (`delivering`): set the end of each new subscription's commitment (`cancel_at`).
+3. `send_emails`: send pending emails, each at most once.
+4. `write_to_hubspot`: deal properties in batch (merged per deal, in event order), then notes.
+5. `post_to_slack`: Slack messages, last.
 
 A crash or retry anywhere is safe: an event is either recorded with all its effects or not at
 all (then it is listed again, its id not being recorded), and each effect is delivered from the
@@ -17,8 +18,8 @@ again. For HubSpot notes and Slack messages, a duplicate is the lesser harm: the
 repeat them.
 """
 
-from propale.syncing.delivering import post_to_slack, send_emails, write_to_hubspot
-from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, BadData, headline
+from propale.syncing.delivering import post_to_slack, send_emails, write_to_hubspot, write_to_stripe
+from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, SUBSCRIPTION_TERM, BadData, headline
 from propale.syncing.reading import CURSOR, EVENT_TYPES, ReadReport, download_pdf, list_events, read_events
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "EMAIL",
     "EVENT_TYPES",
     "SLACK",
+    "SUBSCRIPTION_TERM",
     "BadData",
     "ReadReport",
     "download_pdf",
@@ -37,4 +39,5 @@ __all__ = [
     "read_events",
     "send_emails",
     "write_to_hubspot",
+    "write_to_stripe",
 ]

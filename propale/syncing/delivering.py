@@ -1,8 +1,8 @@
-"""Delivering the sync's effects from the ledger's outbox: emails, then HubSpot, then Slack.
+"""Delivering the sync's effects from the ledger's outbox: Stripe, emails, then HubSpot, then Slack.
 
 Each kind is performed through `propale.outbox` (claimed, performed, recorded done or failed
-with the reason): emails at most once, HubSpot writes in batches judged record by record, Slack
-messages last.
+with the reason): the ends of subscriptions' commitments at Stripe, emails at most once, HubSpot
+writes in batches judged record by record, Slack messages last.
 """
 
 from __future__ import annotations
@@ -13,16 +13,59 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import stripe
+
 from propale import outbox
+from propale.billing import StripeBilling
 from propale.crm import HubSpotGateway, NoteRequest, hubspot_datetime
 from propale.emails import parse_stored
 from propale.ledger import Delivery, Ledger
 from propale.slack_messages import DealLine, alert, operations_alert
-from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, queue_slack
+from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, SUBSCRIPTION_TERM, queue_slack
 
 log = logging.getLogger(__name__)
 
 SlackPoster = Callable[[dict[str, Any]], None]
+
+
+def write_to_stripe(client: stripe.StripeClient, ledger: Ledger) -> int:
+    """Set `cancel_at` on the subscriptions whose proposal has a commitment; returns how many were set.
+
+    Setting it again is harmless (same value, same idempotency key). A subscription Stripe refuses
+    to change (canceled meanwhile, deleted) is given up, and the team is told to check it by hand.
+    """
+    billing = StripeBilling(client)
+
+    def perform(delivery: Delivery) -> None:
+        data = json.loads(delivery.payload or b"{}")
+        try:
+            billing.end_subscription_at(data["subscription_id"], data["cancel_at"], data["idempotency_key"])
+        except stripe.InvalidRequestError as error:
+            raise outbox.Refused(error.user_message or str(error)) from error
+
+    def tell(delivery: Delivery, outcome: outbox.Outcome) -> None:
+        data = json.loads(delivery.payload or b"{}")
+        queue_slack(
+            ledger,
+            f"{outcome}:{delivery.key}",
+            alert(
+                "Fin d’engagement non programmée dans Stripe",
+                DealLine(
+                    data["deal_name"],
+                    data["deal_url"],
+                    f"Stripe a refusé de programmer la fin de l’abonnement {data['subscription_id']} au terme de "
+                    "son engagement : il continuera d’être facturé.",
+                ),
+                "Programmez la résiliation de l’abonnement à la date de fin d’engagement dans le tableau de bord Stripe.",
+            ),
+        )
+        log.warning("Stripe refused the end of subscription %s: the team is told", data["subscription_id"])
+
+    tally = outbox.deliver_pending(ledger, SUBSCRIPTION_TERM, perform, at_most_once=False, tell=tell)
+    log.info(
+        "Stripe: %d subscription term(s) set, %d refused", tally[outbox.Outcome.DONE], tally[outbox.Outcome.REFUSED]
+    )
+    return tally[outbox.Outcome.DONE]
 
 
 def send_emails(ledger: Ledger, send_email: outbox.EmailSender) -> dict[str, int]:

@@ -1,10 +1,11 @@
 """Handling Stripe events: what each event of a Propale proposal asks for, as effects to deliver.
 
-An effect is a delivery queued in the ledger's outbox (see `propale.outbox`), of one of four kinds:
+An effect is a delivery queued in the ledger's outbox (see `propale.outbox`), of one of five kinds:
 an email (to the customer or the deal's rep), properties to set on the deal, a note on the deal's
-timeline, a Slack message. `Handler.handle` re-reads the event's object from Stripe at Propale's
-pinned API version and turns it into those effects; `propale.syncing.reading` records them with
-the event, and `propale.syncing.delivering` performs them.
+timeline, a Slack message, the end of a subscription's commitment to set at Stripe.
+`Handler.handle` re-reads the event's object from Stripe at Propale's pinned API version and turns
+it into those effects; `propale.syncing.reading` records them with the event, and
+`propale.syncing.delivering` performs them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from markupsafe import escape
 from propale.crm import STATUS, Status, hubspot_datetime
 from propale.emails import build_invoice_email, build_team_email
 from propale.ledger import CheckoutStatus, Ledger, NewDelivery, Proposal
-from propale.money import format_amount
+from propale.money import charged_amount, format_amount
 from propale.proposals import PAYMENT_METHOD_LABELS, TIMEZONE, ProposalSnapshot
 from propale.receipts import Receipt, payment_method_label, render_receipt_pdf
 from propale.rendering import format_long_date
@@ -38,6 +39,7 @@ EMAIL = "sync-email"
 DEAL_UPDATE = "sync-deal-update"
 DEAL_NOTE = "sync-deal-note"
 SLACK = "sync-slack"
+SUBSCRIPTION_TERM = "sync-subscription-term"
 
 
 class BadData(Exception):
@@ -98,6 +100,23 @@ class Effects:
     def slack(self, message: dict[str, Any], key: str | None = None) -> None:
         self._add(SLACK, to_json(message), key)
 
+    def subscription_term(self, subscription_id: str, cancel_at: int, deal_url: str) -> None:
+        """Have Stripe end the subscription when the proposal's commitment ends (once per version)."""
+        target = self.target
+        self._add(
+            SUBSCRIPTION_TERM,
+            to_json(
+                {
+                    "subscription_id": subscription_id,
+                    "cancel_at": cancel_at,
+                    "idempotency_key": f"propale:term:{target.number}:{target.proposal.version}",
+                    "deal_name": target.snapshot.deal_name,
+                    "deal_url": deal_url,
+                }
+            ),
+            f"{target.number}:v{target.proposal.version}",
+        )
+
 
 class Handler:
     def __init__(
@@ -125,6 +144,7 @@ class Handler:
             "checkout.session.expired": self._checkout_expired,
             "invoice.paid": self._invoice_paid,
             "invoice.payment_failed": self._invoice_payment_failed,
+            "customer.subscription.deleted": self._subscription_deleted,
         }.get(event["type"])
         if handler is None:
             return None
@@ -180,6 +200,30 @@ class Handler:
             )
         return _Target(proposal, proposal.snapshot)
 
+    def _checkout_target(self, event: dict[str, Any], session: dict[str, Any]) -> _Target | None:
+        """The proposal a Checkout Session was opened for, provided Propale opened it.
+
+        The customer page records every session it opens before sending the customer to it: one
+        the ledger does not know (its metadata copied onto a session made by hand, say) is not a
+        payment of the proposal, whatever it says."""
+        target = self._target(event, session.get("metadata"), "Checkout Session")
+        if target is not None:
+            self._require_recorded(event, target, session["id"])
+        return target
+
+    def _require_recorded(self, event: dict[str, Any], target: _Target, session_id: str) -> None:
+        recorded = {s.stripe_session_id for s in self.ledger.checkout_sessions(target.proposal.id)}
+        if session_id not in recorded:
+            raise BadData(
+                "Paiement Stripe hors de Propale",
+                f"L’événement Stripe {event['id']} ({event['type']}) concerne la session de paiement {session_id}, "
+                f"qui se réclame de la proposition {target.number} mais n’a pas été ouverte par Propale : il n’est "
+                "pas enregistré comme un paiement de la proposition.",
+                "Vérifiez dans Stripe qui a créé cette session et à quoi correspond ce paiement, "
+                "puis reportez-le à la main dans HubSpot s’il est légitime.",
+                target.deal_id,
+            )
+
     def _session(self, event: dict[str, Any]) -> dict[str, Any]:
         """The Checkout Session as it is now: an event carries it as it was then."""
         return self.client.v1.checkout.sessions.retrieve(event["data"]["object"]["id"]).to_dict()
@@ -212,7 +256,7 @@ class Handler:
 
     def _checkout_completed(self, event: dict[str, Any]) -> list[NewDelivery] | None:
         session = self._session(event)
-        target = self._target(event, session.get("metadata"), "Checkout Session")
+        target = self._checkout_target(event, session)
         if target is None:
             return None
         if session["status"] != "complete":
@@ -279,11 +323,66 @@ class Handler:
                 [f"Paiement par {method_label}" + ("" if paid else " (prélèvement en cours)"), snapshot.summary[1]],
             )
         )
+        self._check_amount(event, target, session, fx)
+        if session.get("subscription") and snapshot.term is not None:
+            subscription = self.client.v1.subscriptions.retrieve(session["subscription"])
+            # The commitment runs from the subscription's first period, whose start Stripe returns
+            # as the billing cycle anchor (https://docs.stripe.com/api/subscriptions/object#subscription_object-billing_cycle_anchor).
+            start = datetime.fromtimestamp(subscription.billing_cycle_anchor, UTC)
+            fx.subscription_term(
+                subscription.id, int(snapshot.term.end(start).timestamp()), self.deal_url(target.deal_id)
+            )
         return fx.items
+
+    def _check_amount(self, event: dict[str, Any], target: _Target, session: dict[str, Any], fx: Effects) -> None:
+        """The customer paid what the proposal says: the session's total against the snapshot's first
+        payment. A difference is told to the rep and the team; the payment is recorded all the same."""
+        snapshot = target.snapshot
+        charged, currency = session.get("amount_total"), (session.get("currency") or "").lower()
+        # In ISK and UGX the session's total may keep a fraction that its invoice then rounds to whole
+        # units (https://docs.stripe.com/currencies#special-cases): the rounded amount is what is paid.
+        if (
+            charged is not None
+            and currency == snapshot.currency.lower()
+            and charged_amount(charged, currency) == snapshot.first_payment
+        ):
+            return
+        expected = format_amount(snapshot.first_payment, snapshot.currency)
+        actual = format_amount(charged or 0, currency or snapshot.currency)
+        log.warning(
+            "Stripe event %s: session %s charged %s %s, proposal %s says %s %s",
+            event["id"],
+            session["id"],
+            charged,
+            currency,
+            target.number,
+            snapshot.first_payment,
+            snapshot.currency,
+        )
+        problem = (
+            f"Le paiement de la proposition {target.number} est de {actual} TTC, alors que la proposition "
+            f"annonce un premier paiement de {expected} TTC."
+        )
+        action = (
+            "Vérifiez le paiement et la facture dans Stripe, puis régularisez avec le client "
+            "(remboursement partiel ou facture complémentaire)."
+        )
+        once = f"amount-mismatch:{session['id']}"
+        fx.email(
+            self._team_email(
+                target,
+                event,
+                subject=f"Montant payé différent de la proposition {target.number} : {actual} au lieu de {expected}",
+                title="Montant payé différent de la proposition",
+                paragraphs=[problem, action],
+            ),
+            key=once,
+        )
+        fx.slack(alert("Montant payé différent de la proposition", self._deal_line(target, problem), action), key=once)
 
     def _async_payment_succeeded(self, event: dict[str, Any]) -> list[NewDelivery] | None:
         session = self._session(event)
-        target = self._target(event, session.get("metadata"), "Checkout Session")
+        target = self._checkout_target(event, session)
         if target is None:
             return None
         fx = Effects(event, target)
@@ -301,7 +400,7 @@ class Handler:
 
     def _async_payment_failed(self, event: dict[str, Any]) -> list[NewDelivery] | None:
         session = self._session(event)
-        target = self._target(event, session.get("metadata"), "Checkout Session")
+        target = self._checkout_target(event, session)
         if target is None:
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
@@ -410,6 +509,17 @@ class Handler:
         if invoice["status"] != "paid":
             log.warning("Stripe event %s: invoice %s is %s, not paid", event["id"], invoice["id"], invoice["status"])
             return None
+        session_id = self._invoice_session(invoice)
+        if session_id is None:
+            raise BadData(
+                "Facture Stripe hors de Propale",
+                f"La facture Stripe {invoice.get('number') or invoice['id']} se réclame de la proposition "
+                f"{target.number} mais ne vient d’aucune session de paiement Stripe : elle n’a pas été "
+                "envoyée au client.",
+                "Vérifiez dans Stripe qui a créé cette facture, puis envoyez-la au client à la main si elle est légitime.",
+                target.deal_id,
+            )
+        self._require_recorded(event, target, session_id)
         snapshot, fx = target.snapshot, Effects(event, target)
         currency = invoice["currency"]
         paid_at = datetime.fromtimestamp(
@@ -465,6 +575,24 @@ class Handler:
             properties["stripe_invoice_id"] = invoice["id"]
         fx.deal_update(properties)
         return fx.items
+
+    def _invoice_session(self, invoice: dict[str, Any]) -> str | None:
+        """The Checkout Session an invoice comes from: the one that started its subscription, or the
+        one whose payment it records (https://docs.stripe.com/api/checkout/sessions/list)."""
+        subscription = ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        if subscription:
+            params: stripe.params.checkout.SessionListParams = {"subscription": subscription, "limit": 1}
+        else:
+            intents = [
+                (p.get("payment") or {}).get("payment_intent")
+                for p in ((invoice.get("payments") or {}).get("data")) or []
+            ]
+            intent = next((i for i in intents if i), None)
+            if intent is None:
+                return None
+            params = {"payment_intent": intent, "limit": 1}
+        sessions = self.client.v1.checkout.sessions.list(params).data
+        return sessions[0].id if sessions else None
 
     def _payment_details(self, invoice: dict[str, Any]) -> dict[str, Any] | None:
         """`payment_method_details` of the charge that paid the invoice (None: paid without a charge)."""
@@ -530,6 +658,42 @@ class Handler:
                 error = self.client.v1.payment_intents.retrieve(intent_id).last_payment_error
                 return error.message if error else None
         return None
+
+    # --- subscriptions ----------------------------------------------------------------------------
+
+    def _subscription_deleted(self, event: dict[str, Any]) -> list[NewDelivery] | None:
+        """A subscription that reached the end of its commitment (the `cancel_at` Propale set)."""
+        subscription = self.client.v1.subscriptions.retrieve(event["data"]["object"]["id"]).to_dict()
+        target = self._target(event, subscription.get("metadata"), "subscription")
+        if target is None:
+            return None
+        term = target.snapshot.term
+        cancel_at, ended_at = subscription.get("cancel_at"), subscription.get("ended_at")
+        if term is None or not cancel_at or not ended_at or ended_at < cancel_at:
+            log.info(
+                "Stripe event %s: subscription %s of %s ended before any term, nothing to tell",
+                event["id"],
+                subscription["id"],
+                target.number,
+            )
+            return None
+        fx = Effects(event, target)
+        customer = target.snapshot.customer.display_name
+        ended = datetime.fromtimestamp(ended_at, UTC)
+        detail = (
+            f"L’abonnement de {customer} (proposition {target.number}) est arrivé au terme de son engagement "
+            f"de {term.label} le {format_long_date(ended)} : Stripe ne le facture plus."
+        )
+        fx.note(f"<p><strong>Fin d’engagement</strong> : {_html(detail)}</p>")
+        fx.slack(
+            alert(
+                "Abonnement arrivé au terme de son engagement",
+                self._deal_line(target, detail),
+                "Contactez le client si vous souhaitez lui proposer un nouvel engagement.",
+            ),
+            key=f"term-ended:{subscription['id']}",
+        )
+        return fx.items
 
     # --- messages ---------------------------------------------------------------------------------
 

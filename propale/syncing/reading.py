@@ -33,6 +33,7 @@ EVENT_TYPES = (
     "checkout.session.expired",
     "invoice.paid",
     "invoice.payment_failed",
+    "customer.subscription.deleted",
 )
 # Stripe's list of events is only eventually complete: each run looks this far behind its cursor
 # again (events already processed are skipped by id).

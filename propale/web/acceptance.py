@@ -132,7 +132,7 @@ def _checkout(
 
     snapshot = proposal.snapshot
     assert snapshot is not None
-    customer_id = billing.find_customer(snapshot) or billing.create_customer(snapshot)
+    customer_id = billing.customer_for(snapshot)
     attempt = sum(1 for s in sessions if s.method == method)
     for _ in range(3):
         session = billing.create_checkout_session(

@@ -67,15 +67,29 @@ def _line(name: str, quantity: str = "1", price: str = "100", **properties: str)
 
 
 def _deal(
-    key: str, *, contact: dict[str, str] | bool | None = True, lines: list[dict[str, str]] | None = None
+    key: str,
+    *,
+    contact: dict[str, str] | bool | None = True,
+    lines: list[dict[str, str]] | None = None,
+    currency: str = "EUR",
+    company: dict[str, str] | None = None,
 ) -> NewDeal:
     return NewDeal(
         name=f"Cas {key} — bureau fixe",
         contact=_contact(key) if contact is True else (contact or None),
-        company=_company(key),
+        company={**_company(key), **(company or {})},
         line_items=[_line(f"Bureau fixe ({key})")] if lines is None else lines,
-        properties={"deal_currency_code": "EUR"},
+        properties={"deal_currency_code": currency},
     )
+
+
+def _untaxed(line: dict[str, str]) -> dict[str, str]:
+    """The line without a tax rate of its own (only, say, a group from HubSpot's tax library)."""
+    return {name: value for name, value in line.items() if name != "hs_tax_rate"}
+
+
+def _monthly(name: str, price: str = "100", **properties: str) -> dict[str, str]:
+    return _line(name, price=price, recurringbillingfrequency="monthly", **properties)
 
 
 CASES = [
@@ -138,16 +152,86 @@ CASES = [
         ),
         ("même fréquence de facturation", "chaque mois", "chaque année"),
     ),
-    # The fixture points this line at a product, then deletes the product from HubSpot's library.
-    Case(
-        "deleted-product",
-        _deal("produit-supprime", lines=[_line("Casier de rangement", price="25")]),
-        ("supprimé de la bibliothèque", "produit actif"),
-    ),
     # The fixture gives this deal to a rep whose HubSpot user is then removed.
     Case("archived-owner", _deal("commercial-parti"), ("propriétaire", "désactivé", "commercial actif")),
+    # What Stripe would refuse at the customer's click is refused before the proposal leaves
+    # (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts,
+    # https://docs.stripe.com/api/checkout/sessions/create for the lines).
+    Case(
+        "below-stripe-minimum",
+        _deal("sous-le-minimum", lines=[_line("Café", price="0.4")]),
+        ("inférieur au minimum", "0,48", "0,50"),
+    ),
+    Case(
+        "above-stripe-maximum",
+        _deal("au-dela-du-maximum", lines=[_line("Immeuble de bureaux", quantity="2", price="450000")]),
+        ("dépasse le maximum", "999\u202f999,99"),
+    ),
+    Case(
+        "too-many-lines-for-checkout",
+        _deal("trop-de-lignes", lines=[_monthly(f"Poste nomade n° {seat}") for seat in range(1, 22)]),
+        ("21 lignes récurrentes", "20 au plus"),
+    ),
+    Case(
+        "fraction-of-a-yen",
+        _deal("yen-decimal", currency="JPY", lines=[_line("Salle", price="1000.5", hs_line_item_currency_code="JPY")]),
+        ("n’est pas un montant que Stripe peut facturer en JPY", "pas de décimales"),
+    ),
+    Case(
+        "fraction-of-a-krona",
+        _deal(
+            "couronne-decimale", currency="ISK", lines=[_line("Salle", price="99.5", hs_line_item_currency_code="ISK")]
+        ),
+        ("n’est pas un montant que Stripe peut facturer en ISK", "unités entières"),
+    ),
+    # Every HubSpot line-item field Propale reads is honoured, or refused by name.
+    Case(
+        "two-discounts",
+        _deal("deux-remises", lines=[_line("Bureau fixe", price="320", discount="20", hs_discount_percentage="5")]),
+        ("à la fois une remise en pourcentage", "gardez-en une seule"),
+    ),
+    Case(
+        "term-on-a-one-off-line",
+        _deal("engagement-ponctuel", lines=[_line("Aménagement", price="900", hs_recurring_billing_period="P12M")]),
+        ("ponctuelle mais a une durée d’engagement", "P12M"),
+    ),
+    Case(
+        "term-of-part-of-a-period",
+        _deal(
+            "engagement-partiel",
+            lines=[
+                _line(
+                    "Domiciliation",
+                    price="600",
+                    recurringbillingfrequency="annually",
+                    hs_recurring_billing_period="P6M",
+                )
+            ],
+        ),
+        ("nombre entier de périodes", "chaque année"),
+    ),
+    Case(
+        "tax-rate-group-without-rate",
+        _deal("taxe-illisible", lines=[_untaxed(_line("Bureau fixe", price="320", hs_tax_rate_group_id="7001"))]),
+        ("bibliothèque de taxes HubSpot", "hs_tax_rate"),
+    ),
+    Case(
+        "invalid-vat-number",
+        _deal("tva-erronee", company={"vat_number": "FR00912345675"}),
+        ("numéro de TVA intracommunautaire", "n’est pas valide", "corrigez"),
+    ),
 ]
 CASE = {case.id: case for case in CASES}
+
+# Valid, with what Stripe and HubSpot make special: sent, and the proposal says what it implies.
+IN_DOLLARS = _deal(
+    "dollars", currency="USD", lines=[_line("Bureau fixe", price="320", hs_line_item_currency_code="USD")]
+)
+IN_KRONUR = _deal("couronnes", currency="ISK", lines=[_line("Salle", price="5000", hs_line_item_currency_code="ISK")])
+WITH_TERM = _deal("engagement", lines=[_monthly("Bureau fixe", price="320", hs_recurring_billing_period="P12M")])
+# The fixture points this line at a product, then deletes the product from HubSpot's library.
+OFF_LIBRARY = _deal("produit-supprime", lines=[_line("Casier de rangement", price="25")])
+SPECIAL = (IN_DOLLARS, IN_KRONUR, WITH_TERM, OFF_LIBRARY)
 
 # Valid, only unusual: sent as it is, the names whole wherever there is room for them.
 UNUSUAL = NewDeal(
@@ -198,21 +282,19 @@ def run(tmp_path_factory, airflow_for):
         def owned(deal: NewDeal, by: str = owner_id) -> NewDeal:
             return replace(deal, properties={**deal.properties, "hubspot_owner_id": by})
 
-        deleted_product = CASE["deleted-product"].deal
-        deals = [owned(case.deal) for case in CASES if case.id not in ("deleted-product", "archived-owner")]
+        deals = [owned(case.deal) for case in CASES if case.id != "archived-owner"]
         deals += [
-            owned(
-                replace(deleted_product, line_items=[{**deleted_product.line_items[0], "hs_product_id": product.id}])
-            ),
+            owned(replace(OFF_LIBRARY, line_items=[{**OFF_LIBRARY.line_items[0], "hs_product_id": product.id}])),
             owned(CASE["archived-owner"].deal, by=leaving_owner_id),
             owned(UNUSUAL),
+            *(owned(deal) for deal in (IN_DOLLARS, IN_KRONUR, WITH_TERM)),
         ]
         world.create_deals(deals)
         # Once the deals are entered: an admin deletes the product, and the rep leaves the company.
         hubspot.crm.products.basic_api.archive(product.id)
         hubspot.settings.users.users_api.archive(leaving_user_id)
 
-        world.flag(LUMEN, KAIROS, UNUSUAL.name, *(case.deal.name for case in CASES))
+        world.flag(LUMEN, KAIROS, UNUSUAL.name, *(deal.name for deal in SPECIAL), *(case.deal.name for case in CASES))
         result = airflow.dags_test("propale_send_proposals")
         yield Run(world, result.stdout + result.stderr)
 
@@ -235,7 +317,7 @@ def test_a_defective_deal_says_what_to_fix_on_the_deal_in_slack_and_in_the_log(r
 
 
 def test_the_good_deals_of_the_same_run_are_sent(run):
-    for name in (LUMEN, KAIROS, UNUSUAL.name):
+    for name in (LUMEN, KAIROS, UNUSUAL.name, *(deal.name for deal in SPECIAL)):
         deal = run.world.deal(name)
         assert deal["propale_status"] == "sent" and deal["propale_proposal_number"].startswith("DEV-")
         assert not deal["propale_error"]
@@ -244,8 +326,45 @@ def test_the_good_deals_of_the_same_run_are_sent(run):
     assert run.world.deal(LUMEN)["propale_proposal_number"] in email["subject"]
     assert _tries(run.log) == 1, "bad input is not a reason to retry"
     [post] = run.world.slack_posts()
-    assert post["text"] == f"Propositions Propale : 3 envoyées, {len(CASES)} à corriger"
+    assert post["text"] == f"Propositions Propale : {3 + len(SPECIAL)} envoyées, {len(CASES)} à corriger"
     assert blocks_within_limits(post["blocks"]), "Slack would refuse the whole summary otherwise"
+
+
+def _proposal_text(run: Run, deal: NewDeal) -> str:
+    assert deal.contact is not None
+    [email] = run.world.emails(deal.contact["email"])
+    return _squeezed(run.world.pdf_text(email))
+
+
+def test_a_proposal_in_another_currency_than_euros_says_sepa_is_not_offered(run):
+    text = _proposal_text(run, IN_DOLLARS)
+    assert _squeezed("Le prélèvement SEPA n’est proposé que pour les paiements en euros.") in text
+    assert _squeezed("par carte bancaire") in text and _squeezed("384,00 $US") in text
+
+
+def test_kronur_are_quoted_whole_as_stripe_charges_them(run):
+    # 5 000 ISK + 20 % VAT: Stripe writes it 600000 and charges 6 000 ISK (no fraction of a krona).
+    text = _proposal_text(run, IN_KRONUR)
+    assert _squeezed("6 000 ISK") in text and "6000,00" not in text
+
+
+def test_a_line_with_a_term_states_the_commitment(run):
+    text = _proposal_text(run, WITH_TERM)
+    assert (
+        _squeezed("Engagement de 12 mois : l’abonnement prend fin automatiquement après 12 prélèvements mensuels.")
+        in text
+    )
+
+
+def test_a_line_off_the_product_library_goes_out_as_written_and_the_rep_is_told(run):
+    deal = run.world.deal(OFF_LIBRARY.name)
+    assert deal["propale_status"] == "sent" and not deal["propale_error"]
+    owner = run.world.hubspot.crm.owners.owners_api.get_by_id(int(deal["hubspot_owner_id"]))
+    [told] = [email for email in run.world.emails(owner.email) if deal["propale_proposal_number"] in email["subject"]]
+    body = run.world.email_detail(told)["text"]
+    assert "Casier de rangement" in body and "supprimé de la bibliothèque de produits HubSpot" in body
+    assert "bibliothèque de produits HubSpot" in run.slack_row(OFF_LIBRARY.name)
+    assert "supprimé" not in _proposal_text(run, OFF_LIBRARY), "the customer is not told"
 
 
 def test_unusual_names_arrive_intact_in_the_email_slack_and_hubspot(run):
@@ -326,6 +445,19 @@ def test_incomplete_seller_details_put_flagged_deals_in_error_once_and_a_fix_let
     assert not demo.deal(LUMEN)["propale_error"], "the old reason is cleared"
     [email] = demo.emails(LUMEN_EMAIL)
     assert "912345675" in demo.pdf_text(email), "the proposal carries the seller's SIREN"
+
+
+def test_a_deal_no_configured_method_can_pay_is_refused_and_the_others_go(demo):
+    demo.airflow.extra_env["AIRFLOW_VAR_PROPALE_PAYMENT_METHODS"] = '["sepa_debit"]'
+    demo.create_deals([IN_DOLLARS])
+    demo.flag(LUMEN, IN_DOLLARS.name)
+    demo.airflow.dags_test("propale_send_proposals")
+
+    dollars = demo.deal(IN_DOLLARS.name)
+    assert dollars["propale_status"] == "error"
+    assert "Aucun moyen de paiement configuré n’est disponible pour une proposition en USD" in dollars["propale_error"]
+    assert "que pour les paiements en euros" in dollars["propale_error"]
+    assert demo.deal(LUMEN)["propale_status"] == "sent", "SEPA Direct Debit takes euros"
 
 
 # --- HubSpot properties deleted by hand ----------------------------------------------------------

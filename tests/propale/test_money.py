@@ -7,10 +7,14 @@ from decimal import Decimal
 import pytest
 
 from propale.money import (
+    charge_step,
+    charged_amount,
     discounted,
     format_amount,
     format_percentage,
     is_known_currency,
+    maximum_charge,
+    minimum_charge,
     parse_decimal,
     parse_percentage,
     percent_of,
@@ -122,3 +126,37 @@ def test_discounts_round_half_up(cents, discount, expected):
 )
 def test_known_currencies(code, known):
     assert is_known_currency(code) is known
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "minor_units", "shown"),
+    [
+        # https://docs.stripe.com/currencies: Stripe's minor units, not ISO 4217's.
+        ("5000", "jpy", 5000, f"5{NNBSP}000{NBSP}JPY"),  # zero-decimal
+        ("5000", "isk", 500000, f"5{NNBSP}000{NBSP}ISK"),  # ISO says 0 decimals; Stripe writes 2, always 00
+        ("5000", "ugx", 500000, f"5{NNBSP}000{NBSP}UGX"),
+        ("12345.67", "huf", 1234567, f"12{NNBSP}345,67{NBSP}HUF"),  # whole only for payouts
+        ("800.45", "twd", 80045, f"800,45{NBSP}TWD"),
+        ("5.12", "kwd", 5120, f"5,120{NBSP}KWD"),  # three decimals
+    ],
+)
+def test_amounts_follow_stripes_minor_units(text, currency, minor_units, shown):
+    assert to_minor_units(Decimal(text), currency) == minor_units
+    assert format_amount(minor_units, currency) == shown
+
+
+@pytest.mark.parametrize(
+    ("currency", "step", "minimum", "maximum"),
+    [("eur", 1, 50, 99_999_999), ("isk", 100, None, 99_999_999), ("kwd", 10, None, 99_999_999),
+     ("jpy", 1, 50, 99_999_999), ("huf", 1, 17500, 99_999_999), ("inr", 1, 50, 999_999_999)],
+)  # fmt: skip
+def test_stripes_charge_limits(currency, step, minimum, maximum):
+    assert (charge_step(currency), minimum_charge(currency), maximum_charge(currency)) == (step, minimum, maximum)
+
+
+@pytest.mark.parametrize(
+    ("total", "currency", "charged"),
+    [(148080, "isk", 148100), (148049, "ugx", 148000), (148080, "huf", 148080), (1481, "jpy", 1481)],
+)
+def test_krona_and_shilling_totals_are_charged_whole(total, currency, charged):
+    assert charged_amount(total, currency) == charged

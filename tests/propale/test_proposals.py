@@ -11,9 +11,14 @@ import pytest
 
 from propale.proposals import (
     BILLING_INTERVALS,
+    TIMEZONE,
+    CompanyInput,
     InvalidDeal,
     PersonInput,
+    PostalAddress,
     ProposalSnapshot,
+    Term,
+    catalogue_warnings,
     proposal_number,
     source_fingerprint,
     validate,
@@ -28,7 +33,9 @@ from support.factories import (
     eur,
     line,
     sample_deal,
+    sample_settings,
     sample_snapshot,
+    seller_json,
 )
 
 # --- validation ---------------------------------------------------------------------------------
@@ -171,10 +178,21 @@ def test_billing_frequency_beyond_what_stripe_bills():
     ]
 
 
-def test_deleted_product():
-    assert validate(sample_deal(line_items=(line("Ancienne offre", product_archived=True),))) == [
-        "Le produit de la ligne « Ancienne offre » a été supprimé de la bibliothèque de produits HubSpot : "
-        "remplacez la ligne par un produit actif."
+def test_a_deleted_product_or_another_price_goes_out_as_written_and_the_rep_is_warned():
+    items = (
+        line("Ancienne offre", product_id="p-old", product_archived=True),
+        line("Poste fixe", price="300", product_id="p-desk", product_price="320"),
+        line("Bureau privé", price="2000.00", product_id="p-office", product_price="2000"),
+        line("Café", price="5"),
+    )
+    deal = sample_deal(line_items=items)
+    assert validate(deal, sample_settings()) == []
+    assert [item.unit_price for item in sample_snapshot(deal).lines] == [200000, 30000, 200000, 500]
+    assert catalogue_warnings(deal, sample_settings()) == [
+        "La ligne « Ancienne offre » vient d’un produit supprimé de la bibliothèque de produits HubSpot : elle a été "
+        "proposée telle qu’elle figure sur la transaction.",
+        f"Le prix unitaire de la ligne « Poste fixe » ({eur(30000)} HT) n’est pas celui du produit dans la "
+        f"bibliothèque de produits HubSpot ({eur(32000)} HT).",
     ]
 
 
@@ -217,7 +235,7 @@ def test_discounted_line_is_rounded_per_unit_as_stripe_bills_it():
     ("quantity", "price", "discount", "rate"),
     [
         ("7", "19.99", "15", "20"),
-        ("3", "0.01", "50", "5.5"),
+        ("60", "0.01", "50", "5.5"),
         ("12", "33.333", "33.33", "10"),
         ("1", "1234.565", "", "2.1"),
     ],
@@ -238,7 +256,8 @@ def test_price_with_more_decimals_than_the_currency_rounds_half_up():
     ("rate", "expected"), [(None, Decimal(20)), ("", Decimal(20)), ("5.5", Decimal("5.5")), ("0", Decimal(0))]
 )
 def test_vat_rate_is_twenty_percent_unless_the_line_says_otherwise(rate, expected):
-    (item,) = sample_snapshot(sample_deal(line_items=(line("X", "1", "100", tax_rate=rate),))).lines
+    deal = sample_deal(line_items=(line("X", "1", "100", tax_rate=rate),))
+    (item,) = sample_snapshot(deal, propale_seller=seller_json(vat_exemption_mention="Autoliquidation")).lines
     assert item.vat_rate == expected
     assert item.vat == int(100_00 * expected / 100)
 
@@ -386,3 +405,357 @@ def test_validity_follows_paris_dates():
     assert expires_at == datetime(2027, 1, 31, 23, 0, tzinfo=UTC)  # midnight in Paris (UTC+1)
     _, summer_expiry = validity_period(datetime(2026, 6, 1, 8, 0, tzinfo=UTC), 30)
     assert summer_expiry == datetime(2026, 7, 1, 22, 0, tzinfo=UTC)  # UTC+2 in summer
+
+
+# --- what Stripe would refuse -------------------------------------------------------------------
+
+
+def test_a_first_payment_below_stripes_minimum_is_refused_naming_both_amounts():
+    # 0,40 € HT is 0,48 € TTC; Stripe charges at least 0,50 € in euros.
+    assert validate(sample_deal(line_items=(line("Photocopie", "1", "0.40"),))) == [
+        f"Le premier paiement de la proposition ({eur(48)} TTC) est inférieur au minimum que Stripe accepte pour un "
+        f"paiement en EUR ({eur(50)}) : complétez l’offre, ou regroupez-la avec une autre transaction."
+    ]
+    assert validate(sample_deal(line_items=(line("Photocopies", "1", "0.42"),))) == []  # 0,50 € TTC
+
+
+def test_charges_above_stripes_maximum_are_refused():
+    # 99 999 999 minor units is Stripe's ceiling for a payment that SEPA Direct Debit may make.
+    assert validate(sample_deal(line_items=(line("Immeuble", "1", "900000"),))) == [
+        f"Le premier paiement de la proposition ({eur(108000000)} TTC) dépasse le maximum que Stripe accepte pour un "
+        f"paiement en EUR ({eur(99999999)}) : répartissez l’offre entre plusieurs transactions."
+    ]
+    building = line("Plateau", "1", "850000", recurring_billing_frequency="annually")
+    assert validate(sample_deal(line_items=(building,))) == [
+        f"Le premier paiement de la proposition ({eur(102000000)} TTC) dépasse le maximum que Stripe accepte pour un "
+        f"paiement en EUR ({eur(99999999)}) : répartissez l’offre entre plusieurs transactions.",
+        f"Chaque paiement de l’abonnement ({eur(102000000)} TTC par an) dépasse le maximum que Stripe accepte pour "
+        f"un paiement en EUR ({eur(99999999)}) : répartissez l’abonnement entre plusieurs transactions.",
+    ]
+
+
+def _lines(count: int, **fields) -> tuple:
+    return tuple(line(f"Ligne {i}", "1", "10", **fields) for i in range(count))
+
+
+def test_more_lines_than_a_checkout_session_takes_are_refused():
+    monthly = {"recurring_billing_frequency": "monthly"}
+    assert validate(sample_deal(line_items=_lines(20, **monthly) + _lines(20))) == []
+    assert validate(sample_deal(line_items=_lines(21, **monthly))) == [
+        "La proposition compte 21 lignes récurrentes, et la page de paiement de Stripe en accepte 20 au plus pour un "
+        "abonnement : regroupez des lignes, ou répartissez l’offre entre plusieurs transactions."
+    ]
+    assert validate(sample_deal(line_items=_lines(1, **monthly) + _lines(21))) == [
+        "La proposition compte 21 lignes ponctuelles à côté de l’abonnement, et la page de paiement de Stripe en "
+        "accepte 20 au plus dans ce cas : regroupez des lignes, ou répartissez l’offre entre plusieurs transactions."
+    ]
+    assert validate(sample_deal(line_items=_lines(100))) == []
+    assert validate(sample_deal(line_items=_lines(101))) == [
+        "La proposition compte 101 lignes, et la page de paiement de Stripe en accepte 100 au plus : regroupez des "
+        "lignes, ou répartissez l’offre entre plusieurs transactions."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "rule", "nearest"),
+    [
+        ("JPY", "1000.5", "les montants en JPY n’ont pas de décimales", "1\u202f001\xa0JPY"),
+        ("ISK", "99.5", "Stripe ne facture les montants en ISK qu’en unités entières", "100\xa0ISK"),
+        ("UGX", "2500.25", "Stripe ne facture les montants en UGX qu’en unités entières", "2\u202f500\xa0UGX"),
+        (
+            "KWD",
+            "5.125",
+            "Stripe ne facture les montants en KWD qu’avec deux décimales au plus (la troisième est toujours 0)",
+            "5,130\xa0KWD",
+        ),
+    ],
+)
+def test_a_price_stripe_cannot_charge_exactly_in_the_currency_is_refused(currency, price, rule, nearest):
+    assert validate(sample_deal(currency=currency, line_items=(line("Licence", "1", price),))) == [
+        f"Le prix unitaire de la ligne « Licence » (« {price} ») n’est pas un montant que Stripe peut facturer en "
+        f"{currency} : {rule} ; indiquez par exemple {nearest}."
+    ]
+
+
+def test_a_fixed_discount_stripe_cannot_charge_exactly_is_refused():
+    assert validate(sample_deal(currency="JPY", line_items=(line("Licence", "1", "1000", discount="0.5"),))) == [
+        "La remise en montant de la ligne « Licence » (« 0.5 ») n’est pas un montant que Stripe peut facturer en JPY : "
+        "les montants en JPY n’ont pas de décimales ; indiquez par exemple 1\xa0JPY."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("currency", "price", "unit_price", "shown"),
+    [
+        ("HUF", "12345", 1234500, "12\u202f345,00\xa0HUF"),  # two decimals in Stripe's amounts
+        ("TWD", "12345.67", 1234567, "12\u202f345,67\xa0TWD"),
+        ("ISK", "5000", 500000, "5\u202f000\xa0ISK"),  # two decimals, always 00
+        ("UGX", "5000", 500000, "5\u202f000\xa0UGX"),
+        ("JPY", "5000", 5000, "5\u202f000\xa0JPY"),  # zero-decimal
+        ("KWD", "5.12", 5120, "5,120\xa0KWD"),  # three decimals, the last one 0
+    ],
+)
+def test_amounts_in_stripes_minor_units_end_to_end(currency, price, unit_price, shown):
+    snapshot = sample_snapshot(sample_deal(currency=currency, line_items=(line("Licence", "1", price),)))
+    (item,) = snapshot.lines
+    assert snapshot.currency == currency.lower()
+    assert item.unit_price == item.net_total == unit_price
+    assert snapshot.summary[0].startswith(f"{shown} HT")
+    assert ProposalSnapshot.from_dict(json.loads(json.dumps(snapshot.to_dict()))) == snapshot
+
+
+@pytest.mark.parametrize("currency", ["ISK", "UGX"])
+def test_whole_unit_currencies_round_vat_and_discounts_to_whole_units_as_stripe_charges(currency):
+    # 4 999 at 5,5 % is 274,945 of VAT: Stripe charges whole units, so the quote says 275.
+    items = (line("Licence", "1", "4999", tax_rate="5.5"), line("Support", "3", "1001", discount_percentage="12.5"))
+    snapshot = sample_snapshot(sample_deal(currency=currency, line_items=items))
+    licence, support = snapshot.lines
+    assert (licence.net_total, licence.vat) == (499900, 27500)
+    assert support.net_unit_price == 87600  # 875,875 rounded to 876
+    assert all(amount % 100 == 0 for amount in (snapshot.first_payment, support.vat, snapshot.one_off.vat))
+
+
+def test_sepa_debit_is_only_offered_in_euros():
+    assert sample_snapshot().payment_methods == ("card", "sepa_debit")
+    dollars = sample_snapshot(sample_deal(currency="USD"))
+    assert (dollars.payment_methods, dollars.unavailable_methods) == (("card",), ("sepa_debit",))
+    assert dollars.unavailable_method_notes == ("Le prélèvement SEPA n’est proposé que pour les paiements en euros.",)
+    assert "par carte bancaire." in dollars.payment_terms and "SEPA" not in dollars.payment_terms
+
+
+def test_a_currency_no_configured_method_takes_is_refused():
+    sepa_only = sample_settings(propale_payment_methods='["sepa_debit"]')
+    assert validate(sample_deal(currency="USD"), sepa_only) == [
+        "Aucun moyen de paiement configuré n’est disponible pour une proposition en USD : Le prélèvement SEPA n’est "
+        "proposé que pour les paiements en euros. Changez la devise de la transaction, ou demandez à un administrateur "
+        "d’ajouter la carte bancaire (« card ») à la variable propale_payment_methods."
+    ]
+    assert validate(sample_deal(currency="EUR"), sepa_only) == []
+    with pytest.raises(InvalidDeal):
+        sample_snapshot(sample_deal(currency="USD"), propale_payment_methods='["sepa_debit"]')
+
+
+def test_invalid_vat_number_and_siren_are_refused_naming_the_company_field():
+    company = CompanyInput("601", "Acme SARL", vat_number="FR12345678901", siren="345678901")
+    assert validate(sample_deal(company=company)) == [
+        "Le numéro de TVA intracommunautaire « FR12345678901 » de l’entreprise « Acme SARL » n’est pas valide : "
+        "corrigez la propriété « Numéro de TVA intracommunautaire » (vat_number) de l’entreprise dans HubSpot, ou "
+        "videz-la si l’entreprise n’en a pas.",
+        "Le SIREN « 345678901 » de l’entreprise « Acme SARL » n’est pas valide (neuf chiffres, dont une clé de "
+        "contrôle) : corrigez la propriété « SIREN » (siren) de l’entreprise dans HubSpot, ou videz-la si "
+        "l’entreprise n’en a pas.",
+    ]
+
+
+def test_valid_identifiers_written_with_blanks_are_kept_compact():
+    company = CompanyInput("601", "Acme SARL", vat_number="fr 36 345 678 908", siren="345 678 908")
+    customer = sample_snapshot(sample_deal(company=company)).customer
+    assert (customer.vat_number, customer.siren) == ("FR36345678908", "345678908")
+
+
+# --- HubSpot's line item fields -----------------------------------------------------------------
+
+
+def test_a_term_makes_a_subscription_that_ends_after_it():
+    items = (line("Bureau", "1", "2000", recurring_billing_frequency="monthly", term="P12M"), SETUP)
+    snapshot = sample_snapshot(sample_deal(line_items=items))
+    assert snapshot.term == Term("P12M", 12, 12)
+    assert snapshot.commitment == (
+        "Engagement de 12 mois : l’abonnement prend fin automatiquement après 12 prélèvements mensuels."
+    )
+    assert snapshot.payment_terms.endswith(snapshot.commitment)
+    assert snapshot.summary[1] == (
+        f"Premier paiement de {eur(258000)} TTC à l’acceptation, puis {eur(240000)} TTC chaque mois jusqu’au terme "
+        "de l’engagement de 12 mois."
+    )
+    assert ProposalSnapshot.from_dict(json.loads(json.dumps(snapshot.to_dict()))) == snapshot
+
+
+@pytest.mark.parametrize(
+    ("frequency", "iso", "term", "label", "sentence_end"),
+    [
+        ("quarterly", "P1Y", Term("P1Y", 12, 4), "1 an", "après 4 prélèvements trimestriels."),
+        ("annually", "P24M", Term("P24M", 24, 2), "24 mois", "après 2 prélèvements annuels."),
+        ("annually", "P2Y", Term("P2Y", 24, 2), "2 ans", "après 2 prélèvements annuels."),
+        ("annually", "P1Y0M0D", Term("P1Y0M0D", 12, 1), "1 an", "après 1 prélèvement annuel."),
+        ("monthly", "P1Y6M", Term("P1Y6M", 18, 18), "18 mois", "après 18 prélèvements mensuels."),
+    ],
+)
+def test_terms_in_hubspots_iso_8601_forms(frequency, iso, term, label, sentence_end):
+    snapshot = sample_snapshot(
+        sample_deal(line_items=(line("Bureau", "1", "900", recurring_billing_frequency=frequency, term=iso),))
+    )
+    assert snapshot.term == term and term.label == label
+    assert snapshot.commitment.endswith(sentence_end)
+
+
+def test_a_term_ends_on_the_same_day_or_the_months_last_in_the_same_zone():
+    paris = datetime(2026, 1, 31, 10, 0, tzinfo=TIMEZONE)
+    assert Term("P1M", 1, 1).end(paris) == datetime(2026, 2, 28, 10, 0, tzinfo=TIMEZONE)
+    assert Term("P13M", 13, 13).end(paris) == datetime(2027, 2, 28, 10, 0, tzinfo=TIMEZONE)
+    assert Term("P1M", 1, 1).end(datetime(2028, 1, 31, tzinfo=UTC)) == datetime(2028, 2, 29, tzinfo=UTC)
+    assert Term("P12M", 12, 12).end(ISSUED_AT) == datetime(2027, 3, 2, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (
+            {"term": "P12M"},
+            "La ligne « Bureau » est ponctuelle mais a une durée d’engagement (« P12M ») : retirez la durée, ou "
+            "donnez à la ligne une fréquence de facturation.",
+        ),
+        (
+            {"term": "P1M", "recurring_billing_frequency": "annually"},
+            "La durée d’engagement de la ligne « Bureau » (1 mois) ne compte pas un nombre entier de périodes de "
+            "facturation (la ligne est facturée chaque année) : choisissez une durée multiple de la période, ou une "
+            "autre fréquence.",
+        ),
+        (
+            {"term": "P12M", "recurring_billing_frequency": "weekly"},
+            "La durée d’engagement de la ligne « Bureau » (12 mois) ne compte pas un nombre entier de périodes de "
+            "facturation (la ligne est facturée chaque semaine) : choisissez une durée multiple de la période, ou "
+            "une autre fréquence.",
+        ),
+        (
+            {"term": "12 mois", "recurring_billing_frequency": "monthly"},
+            "La durée d’engagement « 12 mois » de la ligne « Bureau » n’est pas lisible : écrivez-la au format ISO "
+            "8601, en mois ou en années, par exemple P12M pour 12 mois ou P2Y pour 2 ans.",
+        ),
+        (
+            {"term": "P8W", "recurring_billing_frequency": "weekly"},
+            "La durée d’engagement « P8W » de la ligne « Bureau » compte des semaines ou des jours : un abonnement "
+            "s’engage sur des mois entiers, exprimez-la en mois ou en années (par exemple P12M).",
+        ),
+        (
+            {"term": "P0M", "recurring_billing_frequency": "monthly"},
+            "La durée d’engagement « P0M » de la ligne « Bureau » est nulle : indiquez la durée de l’engagement "
+            "(par exemple P12M), ou laissez-la vide pour un abonnement sans fin.",
+        ),
+    ],
+)
+def test_terms_that_cannot_end_a_subscription_are_refused(fields, problem):
+    assert validate(sample_deal(line_items=(line("Bureau", "1", "900", **fields),))) == [problem]
+
+
+def test_recurring_lines_with_different_terms_are_refused():
+    items = (
+        line("Bureau", "1", "900", recurring_billing_frequency="monthly", term="P12M"),
+        line("Casier", "1", "20", recurring_billing_frequency="monthly", term="P1Y"),
+        line("Parking", "1", "80", recurring_billing_frequency="monthly"),
+    )
+    assert validate(sample_deal(line_items=items)) == [
+        "Les lignes récurrentes n’ont pas toutes la même durée d’engagement (« Bureau » : 12 mois ; « Casier » : 1 an ; "
+        "« Parking » : sans engagement). Un abonnement Stripe prend fin à une seule date : alignez-les, ou "
+        "proposez-les dans des transactions séparées."
+    ]
+    assert validate(sample_deal(line_items=items[:2])) == [], "P12M and P1Y are the same term"
+
+
+def test_a_fixed_discount_comes_off_each_unit():
+    items = (line("Frais de mise en service", "2", "150", discount="50"), OFFICE)
+    snapshot = sample_snapshot(sample_deal(line_items=items))
+    setup = snapshot.lines[0]
+    assert (setup.unit_price, setup.discount_amount, setup.net_unit_price, setup.net_total) == (
+        15000,
+        5000,
+        10000,
+        20000,
+    )
+    assert (setup.vat, setup.gross) == (4000, 24000)
+    assert ProposalSnapshot.from_dict(json.loads(json.dumps(snapshot.to_dict()))) == snapshot
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        (
+            {"discount": "10", "discount_percentage": "5"},
+            f"La ligne « Poste fixe » a à la fois une remise en pourcentage (5\xa0%) et une remise en montant ({eur(1000)} "
+            "par unité) : gardez-en une seule.",
+        ),
+        (
+            {"discount": "2500"},
+            f"La remise de la ligne « Poste fixe » ({eur(250000)} par unité) dépasse son prix unitaire ({eur(200000)}) : "
+            "corrigez la remise, elle ne peut pas rendre le prix négatif.",
+        ),
+        (
+            {"discount": "2000"},
+            f"La remise de {eur(200000)} par unité rend la ligne « Poste fixe » gratuite : retirez la ligne, ou mettez "
+            "son prix à 0 si elle doit figurer comme offerte.",
+        ),
+        (
+            {"discount": "-10"},
+            "La remise en montant de la ligne « Poste fixe » est négative (« -10 ») : une remise se déduit du prix, "
+            "indiquez un montant positif.",
+        ),
+        (
+            {"discount": "dix"},
+            "La remise en montant de la ligne « Poste fixe » (« dix ») n’est pas un montant lisible.",
+        ),
+    ],
+)
+def test_fixed_discounts_that_cannot_apply_are_refused(fields, problem):
+    assert validate(sample_deal(line_items=(line("Poste fixe", **fields),))) == [problem]
+
+
+def test_a_tax_rate_group_is_used_through_its_rate_or_refused_without_it():
+    with_rate = line("Poste fixe", tax_rate_group_id="2148420997", tax_rate="10")
+    assert sample_snapshot(sample_deal(line_items=(with_rate,))).lines[0].vat_rate == Decimal(10)
+    without_rate = line("Poste fixe", tax_rate_group_id="2148420997")
+    assert validate(sample_deal(line_items=(without_rate,))) == [
+        "La ligne « Poste fixe » a un taux de taxe de la bibliothèque de taxes HubSpot dont Propale ne peut pas lire "
+        "le pourcentage : renseignez le taux de TVA de la ligne (propriété « Tax rate », hs_tax_rate), ou retirez la "
+        "taxe de la ligne pour appliquer la TVA de 20 %."
+    ]
+
+
+def test_a_zero_vat_line_needs_the_sellers_exemption_mention():
+    deal = sample_deal(line_items=(OFFICE, line("Domiciliation", "1", "50", tax_rate="0")))
+    problem = (
+        "La ligne « Domiciliation » est à 0 % de TVA : la proposition doit alors indiquer le motif légal de "
+        "l’exonération, que Propale ne connaît pas encore. Un administrateur de Propale doit renseigner "
+        "« vat_exemption_mention » dans la variable propale_seller (par exemple « Autoliquidation » ou « TVA non "
+        "applicable, art. 293 B du CGI »)."
+    )
+    assert validate(deal, sample_settings()) == [problem]
+    with pytest.raises(InvalidDeal) as refused:
+        sample_snapshot(deal)
+    assert refused.value.problems == [problem]
+    mention = "TVA non applicable, art. 293 B du CGI"
+    snapshot = sample_snapshot(deal, propale_seller=seller_json(vat_exemption_mention=mention))
+    assert snapshot.seller.vat_exemption_mention == mention
+
+
+@pytest.mark.parametrize(
+    ("country", "code"),
+    [
+        ("France", "FR"),
+        ("Allemagne", "DE"),
+        ("Germany", "DE"),
+        ("de", "DE"),
+        ("cote d'ivoire", "CI"),
+        ("Atlantide", None),
+    ],
+)
+def test_the_customer_address_is_structured_for_stripe(country, code):
+    company = CompanyInput("601", "Acme SARL", ("3 rue des Lilas", "Bâtiment B"), "69003", "Lyon", country)
+    customer = sample_snapshot(sample_deal(company=company)).customer
+    assert customer.postal_address == PostalAddress("3 rue des Lilas", "Bâtiment B", "69003", "Lyon", country, code)
+    assert customer.address_lines == ("3 rue des Lilas", "Bâtiment B", "69003 Lyon", country)
+
+
+def test_a_customer_without_company_has_no_postal_address():
+    assert sample_snapshot(sample_deal(company=None)).customer.postal_address is None
+
+
+def test_snapshots_stored_before_these_fields_still_load():
+    stored = sample_snapshot().to_dict()
+    for name in ("term", "unavailable_methods"):
+        del stored[name]
+    del stored["customer"]["postal_address"]
+    for item in stored["lines"]:
+        del item["discount_amount"]
+    restored = ProposalSnapshot.from_dict(json.loads(json.dumps(stored)))
+    assert (restored.term, restored.unavailable_methods, restored.customer.postal_address) == (None, (), None)
+    assert [item.discount_amount for item in restored.lines] == [0, 0]

@@ -42,6 +42,7 @@ from support.factories import (
     line,
     sample_deal,
     sample_snapshot,
+    seller_json,
 )
 
 URL = "https://propale.bureauxducanal.fr/p/tok_123"
@@ -110,7 +111,7 @@ def test_html_document_is_french_accessible_and_complete():
         "Acme SARL",
         "À l’attention de Jeanne Martin",
         "69003 Lyon",
-        "TVA intracommunautaire FR12345678901",
+        "TVA intracommunautaire FR36345678908",
         "Abonnement, facturé chaque mois",
         "Total HT / mois 2 000,00 €",
         "Total TTC / mois 2 400,00 €",
@@ -332,3 +333,62 @@ def test_a_long_deal_name_is_shortened_in_the_subject_on_one_line():
 )
 def test_shorten_cuts_between_visible_characters(text, limit, expected):
     assert shorten(text, limit) == expected
+
+
+# --- HubSpot's line item fields on the documents ------------------------------------------------
+
+TERMED_OFFICE = dataclasses.replace(OFFICE, term="P12M")
+COMMITMENT = "Engagement de 12 mois : l’abonnement prend fin automatiquement après 12 prélèvements mensuels."
+
+
+def test_a_fixed_discount_shows_in_the_discount_columns():
+    snapshot = sample_snapshot(
+        sample_deal(line_items=(OFFICE, line("Frais de mise en service", "2", "150", discount="50")))
+    )
+    text = plain(re.sub(r"<[^>]+>", " ", render_proposal_html(snapshot)))
+    assert "Remise" in text and "Prix unitaire net HT" in text
+    assert f"Frais de mise en service 2 {plain(eur(15000))} {plain(eur(5000))} {plain(eur(10000))}" in text
+
+
+def test_the_commitment_is_stated_on_the_pdf_the_page_and_in_the_email(sample_pdf):
+    snapshot = sample_snapshot(sample_deal(line_items=(TERMED_OFFICE, SETUP)))
+    pdf = pdf_text(render_proposal_pdf(snapshot))
+    assert COMMITMENT in pdf
+    assert plain(snapshot.payment_terms) in pdf and plain(snapshot.payment_terms).endswith(COMMITMENT)
+    assert "Engagement" not in pdf_text(sample_pdf), "no term, no commitment"
+    page = (
+        environment()
+        .get_template("customer_proposal.html")
+        .render(
+            proposal=snapshot,
+            links={"accept": "/p/tok/accept", "pdf": "/p/tok.pdf"},
+            csrf_token="csrf",
+            methods=list(snapshot.payment_methods),
+            accepted_at=None,
+            message=None,
+            seller=snapshot.seller,
+            csp_nonce="nonce",
+        )
+    )
+    accept_section = page[page.index('<section class="accept"') :]
+    assert COMMITMENT in accept_section
+    _, html, text = render_proposal_email(snapshot, URL)
+    assert COMMITMENT in text and COMMITMENT in html
+
+
+def test_the_document_says_why_sepa_debit_is_not_offered_outside_euros():
+    dollars = pdf_text(render_proposal_pdf(sample_snapshot(sample_deal(currency="USD"))))
+    assert "Moyens de paiement acceptés : carte bancaire." in dollars
+    assert "Le prélèvement SEPA n’est proposé que pour les paiements en euros." in dollars
+    assert "n’est proposé que pour les paiements en euros" not in render_proposal_html(sample_snapshot())
+
+
+def test_the_vat_exemption_mention_is_printed_under_a_zero_rate():
+    mention = "TVA non applicable, art. 293 B du CGI"
+    deal = sample_deal(line_items=(OFFICE, line("Domiciliation", "1", "50", tax_rate="0")))
+    pdf = pdf_text(
+        render_proposal_pdf(sample_snapshot(deal, propale_seller=seller_json(vat_exemption_mention=mention)))
+    )
+    assert f"TVA 0 % sur {plain(eur(5000))} {plain(eur(0))} {mention} Total TTC" in pdf
+    without_zero_rate = sample_snapshot(propale_seller=seller_json(vat_exemption_mention=mention))
+    assert mention not in render_proposal_html(without_zero_rate)

@@ -6,21 +6,23 @@ production), recording what it is handed; the ledger is a real SQLite database.
 
 from __future__ import annotations
 
+import dataclasses
 import smtplib
 from email.message import EmailMessage
 
 import pytest
 
-from propale.ledger import Ledger, ProposalStatus
-from propale.proposals import build_snapshot, source_fingerprint
-from propale.sending import DealOutcome, deliver, proposal_token
-from support.factories import ISSUED_AT, sample_deal, sample_settings
+from propale.ledger import DeliveryStatus, Ledger, ProposalStatus, delivery_key
+from propale.proposals import DealInput, build_snapshot, catalogue_warnings, source_fingerprint
+from propale.sending import LINE_WARNINGS_EMAIL, DealOutcome, deliver, proposal_token
+from support.factories import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
 
 SETTINGS = sample_settings()
 
 
-def issue(ledger: Ledger, request_key: str = "flagged-at-1") -> DealOutcome:
-    deal = sample_deal()
+def issue(ledger: Ledger, request_key: str = "flagged-at-1", deal: DealInput | None = None) -> DealOutcome:
+    """What `collect` leaves for one deal: its proposal issued and frozen, the rep's warnings."""
+    deal = deal or sample_deal()
     proposal = ledger.issue_proposal(
         deal.id,
         request_key=request_key,
@@ -33,7 +35,7 @@ def issue(ledger: Ledger, request_key: str = "flagged-at-1") -> DealOutcome:
             proposal.id,
             build_snapshot(deal, SETTINGS, proposal.number, proposal.version, ISSUED_AT, proposal.valid_until),
         )
-    return DealOutcome(deal.id, deal.name, proposal_id=proposal.id)
+    return DealOutcome(deal.id, deal.name, proposal_id=proposal.id, warnings=catalogue_warnings(deal, SETTINGS))
 
 
 class Outbox:
@@ -150,3 +152,72 @@ def test_flagging_again_after_a_refused_address_sends_to_it_again(ledger):
     outbox = Outbox()
     assert deliver(ledger, SETTINGS, issue(ledger, "flagged-at-2"), outbox, None).problems == []
     assert len(outbox.sent) == 1
+
+
+# A line priced below its product's catalogue price, and one whose product was deleted since.
+OFF_CATALOGUE = sample_deal(
+    line_items=(
+        dataclasses.replace(OFFICE, price="1800", product_price="2000"),
+        dataclasses.replace(SETUP, product_archived=True),
+    )
+)
+
+
+def test_the_rep_is_told_once_which_lines_differ_from_the_product_library(ledger):
+    outcome = issue(ledger, deal=OFF_CATALOGUE)
+    outbox = Outbox()
+    assert deliver(ledger, SETTINGS, outcome, outbox, "propale@bureauxducanal.fr").problems == []
+    deliver(ledger, SETTINGS, outcome, outbox, "propale@bureauxducanal.fr")
+    proposal_email, rep_email = outbox.sent
+    assert proposal_email["To"] == "Jeanne Martin <jeanne.martin@acme.fr>"
+    assert "bibliothèque" not in proposal_email.get_body(("plain",)).get_content(), "never shown to the customer"
+    assert rep_email["To"] == "Paul Durand <paul.durand@bureauxducanal.fr>"
+    assert rep_email["Subject"] == (
+        "Proposition DEV-2026-00001 envoyée : 2 lignes diffèrent de la bibliothèque de produits"
+    )
+    body = rep_email.get_body(("plain",)).get_content()
+    assert len(outcome.warnings) == 2 and all(warning in body for warning in outcome.warnings)
+    assert "« Bureau privé 4 postes » (1\u202f800,00\xa0€ HT)" in body and "(2\u202f000,00\xa0€ HT)" in body
+    assert "« Frais de mise en service » vient d’un produit supprimé" in body
+
+
+def test_no_rep_email_without_warnings_or_without_a_rep_address(ledger):
+    outbox = Outbox()
+    deliver(ledger, SETTINGS, issue(ledger), outbox, None)
+    assert len(outbox.sent) == 1
+    no_owner = dataclasses.replace(OFF_CATALOGUE, id="9002", owner=None)
+    outbox = Outbox()
+    assert deliver(ledger, SETTINGS, issue(ledger, deal=no_owner), outbox, None).problems == []
+    assert [message["To"] for message in outbox.sent] == ["Jeanne Martin <jeanne.martin@acme.fr>"]
+
+
+def test_a_failed_rep_email_is_retried_without_sending_the_proposal_again(ledger):
+    outcome = issue(ledger, deal=OFF_CATALOGUE)
+    flaky = Outbox()
+    sends = 0
+
+    def rep_email_fails_once(message: EmailMessage) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 2:
+            raise smtplib.SMTPServerDisconnected("down")
+        flaky(message)
+
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        deliver(ledger, SETTINGS, outcome, rep_email_fails_once, None)
+    assert deliver(ledger, SETTINGS, outcome, rep_email_fails_once, None).problems == []
+    assert [message["To"] for message in flaky.sent] == [
+        "Jeanne Martin <jeanne.martin@acme.fr>",
+        "Paul Durand <paul.durand@bureauxducanal.fr>",
+    ]
+
+
+def test_no_rep_email_when_the_proposal_could_not_be_sent(ledger):
+    outcome = issue(ledger, deal=OFF_CATALOGUE)
+    refused = smtplib.SMTPRecipientsRefused({"jeanne.martin@acme.fr": (550, b"no such user")})
+    outbox = Outbox(failures=[refused])
+    assert deliver(ledger, SETTINGS, outcome, outbox, None).problems
+    assert deliver(ledger, SETTINGS, outcome, outbox, None).problems
+    assert outbox.sent == []
+    number = ledger.get_proposal(outcome.proposal_id).number
+    assert ledger.delivery(delivery_key(LINE_WARNINGS_EMAIL, number, 1)).status == DeliveryStatus.CANCELLED

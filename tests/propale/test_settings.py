@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from propale.notices import settings_notice
 from propale.settings import SANDBOX_SECRET_KEY, Settings, SettingsError
 
 SELLER = {
@@ -171,3 +172,21 @@ def test_currency_must_be_iso_4217(value):
     assert error_of(propale_currency=value) == (
         f"propale_currency must be an ISO 4217 currency code such as eur, got {value!r}."
     )
+
+
+def test_the_sellers_invoice_mentions_are_optional_and_trimmed():
+    assert load().seller.late_payment_penalties is None and load().seller.vat_exemption_mention is None
+    seller = load(
+        propale_seller=json.dumps(
+            {**SELLER, "late_payment_penalties": "  trois fois le taux d’intérêt légal ", "vat_exemption_mention": " "}
+        )
+    ).seller
+    assert seller.late_payment_penalties == "trois fois le taux d’intérêt légal"
+    assert seller.vat_exemption_mention is None, "blank is unset"
+
+
+def test_a_malformed_invoice_mention_is_named_to_the_sales_team_in_french():
+    with pytest.raises(SettingsError) as caught:
+        load(propale_seller=json.dumps({**SELLER, "vat_exemption_mention": ["Autoliquidation"]}))
+    assert str(caught.value) == "propale_seller.vat_exemption_mention must be a JSON string."
+    assert "la mention d’exonération de TVA" in settings_notice(caught.value)

@@ -6,6 +6,7 @@ environment, against a sandbox whose accounts are set up right, or wrong in one 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -16,7 +17,8 @@ import httpx
 import pytest
 import stripe
 
-from propale.account_checks import HUBSPOT_SCOPES
+from propale.account_checks import HUBSPOT_SCOPES, SELLER_MENTIONS
+from propale_dev.sandbox.airflow_env import DEMO_SELLER
 from propale_dev.sandbox.process import SandboxProcess, config_on_free_ports
 
 CONFIGURATION_DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -67,6 +69,39 @@ def test_accounts_set_up_as_the_readme_says_pass_every_check(sandbox, airflow_fo
         [line] = lines_about(output, f"Stripe Checkout, {method}")
         assert line.startswith("OK") and 'on in the payment method configuration "Default"' in line
     assert lines_about(output, "HubSpot deal properties")
+    [mentions] = lines_about(output, SELLER_MENTIONS)
+    assert mentions.startswith("OK")
+
+
+def test_unset_invoice_mentions_are_warnings_that_say_what_invoices_will_do(sandbox, airflow_for):
+    airflow = airflow_for(sandbox)
+    unset = ("late_payment_penalties", "vat_exemption_mention")
+    seller = {key: value for key, value in DEMO_SELLER.items() if key not in unset}
+    airflow.extra_env["AIRFLOW_VAR_PROPALE_SELLER"] = json.dumps(seller)
+
+    result = run_setup(airflow)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    penalties, exemption = lines_about(result.stdout, SELLER_MENTIONS)
+    assert penalties.startswith("WARNING") and "late_payment_penalties is not set" in penalties
+    assert "invoices print the legal default rate" in penalties and "BCE majoré de 10 points" in penalties
+    assert exemption.startswith("WARNING") and "vat_exemption_mention is not set" in exemption
+    assert "deals with a 0 % VAT line are refused until it is set" in exemption
+
+
+def test_a_seller_without_its_vat_number_fails_setup(sandbox, airflow_for):
+    airflow = airflow_for(sandbox)
+    seller = {key: value for key, value in DEMO_SELLER.items() if key != "vat_number"}
+    airflow.extra_env["AIRFLOW_VAR_PROPALE_SELLER"] = json.dumps(seller)
+
+    result = run_setup(airflow)
+
+    assert result.returncode == 1
+    [mentions] = lines_about(result.stdout, SELLER_MENTIONS)
+    assert mentions.startswith("ERROR") and "missing required field(s): vat_number" in mentions
+    assert "No proposal can be sent until it is fixed" in mentions
+    # The accounts are still checked and set up meanwhile.
+    assert lines_about(result.stdout, "HubSpot deal properties")
 
 
 def test_sepa_turned_off_in_the_dashboard_is_an_error_that_says_where_to_turn_it_on(private_sandbox, airflow_for):

@@ -29,13 +29,15 @@ from propale.syncing import (
     DEAL_UPDATE,
     EMAIL,
     SLACK,
+    SUBSCRIPTION_TERM,
     headline,
     post_to_slack,
     send_emails,
     write_to_hubspot,
+    write_to_stripe,
 )
-from support.checkouts import accepted_checkout, pay, read
-from support.factories import DESK, OFFICE, ROOM, SETUP, eur, sample_deal, sample_settings
+from support.checkouts import accepted_checkout, pay, read, record_session
+from support.factories import DESK, OFFICE, ROOM, SETUP, eur, line, sample_deal, sample_settings
 
 pytestmark = pytest.mark.timeout(300)
 SETTINGS = sample_settings()
@@ -326,27 +328,16 @@ def test_payment_method_labels_and_receipt():
 
 def test_a_failed_renewal_alerts_the_rep_and_the_team(ledger, client):
     proposal, _ = accepted_checkout(ledger, client, line_items=(DESK,))
-    snapshot = proposal.snapshot
     now = int(time.time())
-    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": now})
-    customer = client.v1.customers.create({"email": snapshot.customer.email, "test_clock": clock.id})
-    session = StripeBilling(client).create_checkout_session(
-        CheckoutRequest(
-            snapshot, "card", customer.id, "https://propale.example/merci", "https://propale.example/p/x", attempt=1
-        )
-    )
-    subscription = pay(client, session.id, card_number="4242424242424242").subscription
-    failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
+    clock, subscription = clocked_checkout(ledger, client, proposal, now)
+    customer = client.v1.subscriptions.retrieve(subscription).customer
+    failing = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer})
     client.v1.subscriptions.update(subscription, {"default_payment_method": failing.id})
     read(client, ledger)
     send_emails(ledger, Outbox())
     post_to_slack(ledger, lambda message: None)
 
-    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": now + 32 * 86400})
-    deadline = time.monotonic() + 20
-    while client.v1.test_helpers.test_clocks.retrieve(clock.id).status != "ready":
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    advance(client, clock.id, now + 32 * 86400)
     read(client, ledger)
     outbox, posted = Outbox(), []
     send_emails(ledger, outbox)
@@ -364,3 +355,131 @@ def test_a_failed_renewal_alerts_the_rep_and_the_team(ledger, client):
         for d in ledger.pending_deliveries(kind=DEAL_UPDATE)
     ]
     assert any("a échoué" in error for error in errors)
+
+
+def clocked_checkout(ledger, client, proposal, now: int):
+    """The proposal's customer on a test clock, paying a session the customer page opened (and recorded)."""
+    snapshot = proposal.snapshot
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": now})
+    customer = client.v1.customers.create(
+        {"email": snapshot.customer.email, "test_clock": clock.id, "metadata": {"hubspot_deal_id": snapshot.deal_id}}
+    )
+    session = StripeBilling(client).create_checkout_session(
+        CheckoutRequest(
+            snapshot, "card", customer.id, "https://propale.example/merci", "https://propale.example/p/x", attempt=1
+        )
+    )
+    record_session(ledger, proposal.id, session)
+    return clock, pay(client, session.id, card_number="4242424242424242").subscription
+
+
+def advance(client, clock_id: str, frozen_time: int) -> None:
+    client.v1.test_helpers.test_clocks.advance(clock_id, {"frozen_time": frozen_time})
+    deadline = time.monotonic() + 60
+    while client.v1.test_helpers.test_clocks.retrieve(clock_id).status != "ready":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def months_between(start: datetime, end: datetime) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def test_a_term_ends_the_subscription_at_stripe_and_its_end_is_told_once(ledger, client):
+    committed = line("Bureau fixe", "1", "600", recurring_billing_frequency="quarterly", term="P6M")
+    proposal, _ = accepted_checkout(ledger, client, line_items=(committed,))
+    now = int(time.time())
+    clock, subscription_id = clocked_checkout(ledger, client, proposal, now)
+
+    read(client, ledger)
+    assert len(ledger.pending_deliveries(kind=SUBSCRIPTION_TERM)) == 1
+    assert write_to_stripe(client, ledger) == 1
+    assert write_to_stripe(client, ledger) == 0, "set once"
+    subscription = client.v1.subscriptions.retrieve(subscription_id)
+    start = datetime.fromtimestamp(subscription.billing_cycle_anchor, UTC)
+    end = datetime.fromtimestamp(subscription.cancel_at, UTC)
+    assert months_between(start, end) == 6 and (end.day, end.hour, end.minute) == (start.day, start.hour, start.minute)
+    send_emails(ledger, Outbox())
+    post_to_slack(ledger, lambda message: None)
+    assert not any(
+        "Fin d’engagement" in json.loads(d.payload)["body_html"] for d in ledger.pending_deliveries(kind=DEAL_NOTE)
+    )
+
+    advance(client, clock.id, subscription.cancel_at + 86400)
+    assert client.v1.subscriptions.retrieve(subscription_id).status == "canceled"
+    read(client, ledger)
+    notes = [json.loads(d.payload)["body_html"] for d in ledger.pending_deliveries(kind=DEAL_NOTE)]
+    assert any(
+        "Fin d’engagement" in note and "est arrivé au terme de son engagement de 6 mois" in note for note in notes
+    )
+    posted: list[dict] = []
+    post_to_slack(ledger, posted.append)
+    [told] = [t for t in slack_texts(posted) if "terme de son engagement" in t]
+    assert "Abonnement arrivé au terme de son engagement" in told and "Acme SARL" in told and proposal.number in told
+    read(client, ledger, datetime.now(UTC) + timedelta(minutes=1))
+    assert post_to_slack(ledger, posted.append) == 0, "once"
+
+
+def test_a_session_charging_another_amount_is_reported_and_still_recorded(ledger, client):
+    proposal, _ = accepted_checkout(ledger, client, line_items=(ROOM,))
+    snapshot = proposal.snapshot
+    metadata = {"hubspot_deal_id": snapshot.deal_id, "proposal_number": proposal.number, "proposal_version": "1"}
+    price = client.v1.prices.create({"currency": "eur", "unit_amount": 1000, "product_data": {"name": "Salle"}})
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "customer": StripeBilling(client).customer_for(snapshot),
+            "line_items": [{"price": price.id, "quantity": 1}],
+            "allowed_payment_method_types": ["card"],
+            "success_url": "https://propale.example/merci",
+            "metadata": metadata,
+            "invoice_creation": {"enabled": True, "invoice_data": {"metadata": metadata}},
+        }
+    )
+    record_session(ledger, proposal.id, session)
+    pay(client, session.id, card_number="4242424242424242")
+
+    report = read(client, ledger)
+    assert report.bad == 0 and not report.failed
+    updates = [json.loads(d.payload)["properties"] for d in ledger.pending_deliveries(kind=DEAL_UPDATE)]
+    assert any(update.get("propale_status") == "accepted" for update in updates), "the payment is recorded"
+    outbox = Outbox()
+    send_emails(ledger, outbox)
+    expected, charged = eur(snapshot.first_payment), eur(1000)
+    [warning] = [m for m in outbox.sent if m["Subject"].startswith("Montant payé différent")]
+    assert warning["To"] == "Paul Durand <paul.durand@bureauxducanal.fr>"
+    text = warning.get_body(("plain",)).get_content().replace("\n", " ")
+    assert f"est de {charged} TTC" in text and f"premier paiement de {expected} TTC" in text
+    assert any(m["Subject"].startswith("Votre facture") for m in outbox.sent), "the customer still gets the invoice"
+    posted: list[dict] = []
+    post_to_slack(ledger, posted.append)
+    [alert_text] = [t for t in slack_texts(posted) if "Montant payé différent" in t]
+    assert charged in alert_text and expected in alert_text
+
+
+def test_a_session_propale_did_not_open_is_reported_and_not_taken_as_a_payment(ledger, client):
+    proposal, _ = accepted_checkout(ledger, client, line_items=(ROOM,))
+    snapshot = proposal.snapshot
+    billing = StripeBilling(client)
+    # A session for the same proposal and amount, but never recorded by the customer page.
+    stray = billing.create_checkout_session(
+        CheckoutRequest(
+            snapshot,
+            "card",
+            billing.customer_for(snapshot),
+            "https://propale.example/merci",
+            "https://propale.example/p/x",
+            attempt=7,
+        )
+    )
+    pay(client, stray.id, card_number="4242424242424242")
+
+    report = read(client, ledger)
+    assert report.bad == 2 and not report.failed  # the session and its invoice
+    assert ledger.pending_deliveries(kind=EMAIL) == [], "no invoice sent, nobody told it is paid"
+    assert ledger.pending_deliveries(kind=DEAL_UPDATE) == [] and ledger.pending_deliveries(kind=DEAL_NOTE) == []
+    posted: list[dict] = []
+    post_to_slack(ledger, posted.append)
+    texts = slack_texts(posted)
+    reported = [t for t in texts if "Paiement Stripe hors de Propale" in t]
+    assert len(reported) == 2 and all(stray.id in t and "n’a pas été ouverte par Propale" in t for t in reported)

@@ -48,18 +48,23 @@ def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str =
     ledger.complete_delivery(key)
     ledger.record_acceptance(proposal.id, method=method, accepted_at=now, ip=None, user_agent=None)
     billing = StripeBilling(client)
-    customer = billing.find_customer(snapshot) or billing.create_customer(snapshot)
+    customer = billing.customer_for(snapshot)
     session = billing.create_checkout_session(
         CheckoutRequest(snapshot, method, customer, "https://propale.example/merci", "https://propale.example/p/x")
     )
+    record_session(ledger, proposal.id, session, method)
+    return ledger.get_proposal(proposal.id), session
+
+
+def record_session(ledger: Ledger, proposal_id: int, session: stripe.checkout.Session, method: str = "card") -> None:
+    """The Checkout Session in the ledger, as the customer page records each one it opens."""
     ledger.record_checkout_session(
-        proposal.id,
+        proposal_id,
         method=method,
         stripe_session_id=session.id,
         url=session.url,
         expires_at=datetime.fromtimestamp(session.expires_at, UTC),
     )
-    return ledger.get_proposal(proposal.id), session
 
 
 def pay(client: stripe.StripeClient, session_id: str, **fields: str):

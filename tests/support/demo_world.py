@@ -36,6 +36,7 @@ DEAL_PROPERTIES = [
     "stripe_customer_id",
     "stripe_subscription_id",
     "stripe_invoice_id",
+    "hubspot_owner_id",
 ]
 
 

@@ -31,11 +31,16 @@ SELLER = {
 }
 
 
+def seller_json(**fields: str) -> str:
+    """`propale_seller` for the sample seller, with `fields` added or changed."""
+    return json.dumps({**SELLER, **fields})
+
+
 def sample_settings(**variables: str) -> Settings:
     values = {
         "propale_public_url": "https://propale.bureauxducanal.fr",
         "propale_secret_key": "s" * 40,
-        "propale_seller": json.dumps(SELLER),
+        "propale_seller": seller_json(),
         **variables,
     }
     return Settings.load(values.get, environ={"AIRFLOW_HOME": "/tmp/airflow"})
@@ -67,8 +72,8 @@ def sample_deal(**fields) -> DealInput:
             "69003",
             "Lyon",
             "France",
-            "FR12345678901",
-            "345678901",
+            "FR36345678908",
+            "345678908",
         ),
         "line_items": (OFFICE, SETUP),
     }

@@ -56,7 +56,7 @@ class World(DemoWorld):
             )
             billing = StripeBilling(self.stripe)
             snapshot = proposal.snapshot
-            customer_id = customer_id or billing.find_customer(snapshot) or billing.create_customer(snapshot)
+            customer_id = customer_id or billing.customer_for(snapshot)
             base = f"{self.airflow.public_url}/p/x"
             session = billing.create_checkout_session(
                 CheckoutRequest(snapshot, method, customer_id, f"{base}/merci?session={{CHECKOUT_SESSION_ID}}", base)

@@ -16,14 +16,14 @@ DEMO_SELLER = {
     "name": "La Fabrique Commune SAS",
     "address": "18 rue des Tanneurs\n69001 Lyon\nFrance",
     "siren": "912345675",
-    "vat_number": "FR47912345675",
+    "vat_number": "FR65912345675",
     "email": "bonjour@lafabrique-commune.example",
     "phone": "+33 4 78 00 00 00",
     "logo_url": "",
-    "legal_mentions": (
-        "SAS au capital de 20 000 €, RCS Lyon 912 345 675. En cas de retard de paiement, "
-        "indemnité forfaitaire pour frais de recouvrement de 40 € (art. L441-10 du Code de commerce)."
-    ),
+    # Invoices print the 40 € recovery indemnity themselves (propale.invoice_mentions).
+    "legal_mentions": "SAS au capital de 20 000 €, RCS Lyon 912 345 675.",
+    "late_payment_penalties": "trois fois le taux d’intérêt légal",
+    "vat_exemption_mention": "Autoliquidation",
 }
 
 

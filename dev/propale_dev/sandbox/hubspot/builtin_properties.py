@@ -30,7 +30,20 @@ DEAL_STAGES = [
     ("closedwon", "Closed Won"),
     ("closedlost", "Closed Lost"),
 ]
-CURRENCIES = [("EUR", "Euro"), ("USD", "US Dollar"), ("GBP", "British Pound"), ("CHF", "Swiss Franc")]
+# The sandbox account's currencies (an admin adds them in HubSpot's Settings > Account defaults >
+# Currencies; `deal_currency_code` and `hs_line_item_currency_code` offer exactly these). Besides
+# the usual ones, those whose amounts Stripe writes differently from ISO 4217, for the bad-input proofs.
+CURRENCIES = [
+    ("EUR", "Euro"),
+    ("USD", "US Dollar"),
+    ("GBP", "British Pound"),
+    ("CHF", "Swiss Franc"),
+    ("JPY", "Japanese Yen"),
+    ("HUF", "Hungarian Forint"),
+    ("ISK", "Icelandic Króna"),
+    ("TWD", "New Taiwan Dollar"),
+    ("UGX", "Ugandan Shilling"),
+]
 BILLING_FREQUENCIES = [
     ("weekly", "Weekly"),
     ("biweekly", "Biweekly"),

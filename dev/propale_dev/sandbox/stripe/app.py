@@ -24,6 +24,7 @@ from propale_dev.sandbox.stripe import (
     payment_methods,
     payments,
     subscriptions,
+    tax_ids,
     test_clocks,
     worker,
 )
@@ -51,6 +52,7 @@ def create_app(store: Store, config: SandboxConfig, faults: Faults) -> Starlette
     stripe = Stripe(store, config, faults)
     table = [
         *customers.routes(),
+        *tax_ids.routes(),
         *catalog.routes(),
         *checkout.routes(),
         *completion.routes(),

@@ -7,6 +7,7 @@ from typing import Any
 
 import stripe.params as stripe_params
 
+from propale.money import THREE_DECIMAL_CURRENCIES, charge_step
 from propale_dev.sandbox.stripe.core import Stripe, changed
 from propale_dev.sandbox.stripe.errors import StripeError
 from propale_dev.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, check_length, metadata, require
@@ -14,7 +15,14 @@ from propale_dev.sandbox.stripe.lists import created_filter, newest_first, pagin
 from propale_dev.sandbox.stripe.routing import Call, Row
 from propale_dev.sandbox.stripe.search import search_result
 
-CURRENCIES = {"eur", "usd", "gbp", "chf", "cad", "aud", "jpy", "sek", "dkk", "nok", "pln"}
+# A subset of Stripe's presentment currencies (https://docs.stripe.com/currencies), with an example
+# of each of its special cases: zero-decimal (JPY, KRW, XOF…), three-decimal (BHD, JOD, KWD, OMR,
+# TND), two decimals always 00 (ISK, UGX), zero-decimal for payouts only (HUF, TWD).
+CURRENCIES = {
+    "eur", "usd", "gbp", "chf", "cad", "aud", "nzd", "jpy", "krw", "sek", "dkk", "nok", "pln", "czk", "ron",
+    "huf", "twd", "isk", "ugx", "bhd", "jod", "kwd", "omr", "tnd", "mad", "xof", "xaf", "xpf", "clp", "vnd",
+    "brl", "mxn", "inr", "idr", "cop", "zar", "hkd", "sgd", "aed", "ils", "thb", "myr", "php",
+}  # fmt: skip
 INTERVALS = ("day", "week", "month", "year")
 
 
@@ -133,6 +141,20 @@ def currency_of(params: dict[str, Any], param: str = "currency") -> str:
     return currency
 
 
+def check_charge_step(amount: int, currency: str, param: str) -> None:
+    """Three-decimal currencies take amounts whose last digit is 0: "To ensure compatibility with
+    Stripe's payments partners, these API calls require the least-significant (last) digit to be 0"
+    (https://docs.stripe.com/currencies#three-decimal). ISK and UGX, whose minor units never carry a
+    fraction of a unit, are rounded on invoices instead (see `invoices.recompute`)."""
+    step = charge_step(currency)
+    if currency.upper() in THREE_DECIMAL_CURRENCIES and amount % step:
+        raise StripeError(
+            f"Invalid amount: {amount}. Amounts in {currency} must be a multiple of {step}, since the last digit "
+            "of a three-decimal currency's amount must be 0.",
+            param=param,
+        )
+
+
 def recurring_of(value: Any, param: str) -> dict[str, Any] | None:
     if value is None or value == "":
         return None
@@ -188,6 +210,7 @@ def new_price(stripe: Stripe, params: dict[str, Any], prefix: str = "", *, inlin
             )
     if amount < 0:
         raise StripeError("This value must be greater than or equal to 0.", param=p("unit_amount"))
+    check_charge_step(amount, currency, p("unit_amount"))
     recurring = recurring_of(params.get("recurring"), p("recurring"))
     tax_behavior = params.get("tax_behavior") or "unspecified"
     if tax_behavior not in ("exclusive", "inclusive", "unspecified"):

@@ -9,7 +9,8 @@ from typing import Any
 
 import stripe.params as stripe_params
 
-from propale_dev.sandbox.stripe import catalog, payment_method_configurations
+from propale.money import maximum_charge, minimum_charge
+from propale_dev.sandbox.stripe import catalog, i18n, payment_method_configurations
 from propale_dev.sandbox.stripe.core import Stripe, internal
 from propale_dev.sandbox.stripe.errors import StripeError
 from propale_dev.sandbox.stripe.forms import as_bool, as_dict, as_int, as_list, metadata, require
@@ -27,6 +28,11 @@ LOCALES = {
 }  # fmt: skip
 MIN_EXPIRY_S = 30 * 60
 MAX_EXPIRY_S = 24 * 3600
+# https://docs.stripe.com/api/checkout/sessions/create, `line_items`: "For payment mode, there is a
+# maximum of 100 line items […]. For subscription mode, there is a maximum of 20 line items with
+# recurring Prices and 20 line items with one-time Prices."
+MAX_PAYMENT_LINES = 100
+MAX_SUBSCRIPTION_LINES_PER_KIND = 20
 
 
 def _line(stripe: Stripe, raw: Any, i: int, currency: str | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -99,6 +105,11 @@ def create(call: Call) -> dict[str, Any]:
     raw_lines = as_list(params.get("line_items"))
     if not raw_lines:
         raise StripeError("Missing required param: line_items.", param="line_items", code="parameter_missing")
+    if mode == "payment" and len(raw_lines) > MAX_PAYMENT_LINES:
+        raise StripeError(
+            f"You can only pass up to {MAX_PAYMENT_LINES} line items in `payment` mode. You passed {len(raw_lines)}.",
+            param="line_items",
+        )
     items: list[dict[str, Any]] = []
     specs = []
     currency = None
@@ -129,7 +140,16 @@ def create(call: Call) -> dict[str, Any]:
             raise StripeError(
                 "Checkout does not support multiple prices with different billing intervals.", param="line_items"
             )
+        for kind, count in (("recurring", len(recurring)), ("one-time", len(items) - len(recurring))):
+            if count > MAX_SUBSCRIPTION_LINES_PER_KIND:
+                raise StripeError(
+                    f"You can only pass up to {MAX_SUBSCRIPTION_LINES_PER_KIND} line items with {kind} prices in "
+                    f"`subscription` mode. You passed {count}.",
+                    param="line_items",
+                )
     assert currency is not None
+    total = sum(i["amount_total"] for i in items)
+    check_amount_due(total, currency)
     methods = offered_methods(stripe, params, currency)
     expires_at = as_int(params, "expires_at", default=now + MAX_EXPIRY_S)
     assert expires_at is not None
@@ -181,7 +201,6 @@ def create(call: Call) -> dict[str, Any]:
         if url and not str(url).startswith(("http://", "https://")):
             raise StripeError("Not a valid URL", param=name, code="url_invalid")
     subtotal = sum(i["amount_subtotal"] for i in items)
-    total = sum(i["amount_total"] for i in items)
     session_id = stripe.new_id("cs_test_a1", 56)
     customer_creation = params.get("customer_creation") or None
     if customer_creation and (mode != "payment" or customer_creation not in ("always", "if_required")):
@@ -284,6 +303,28 @@ def create(call: Call) -> dict[str, Any]:
         },
     )
     return stripe.save(session)
+
+
+def check_amount_due(amount: int, currency: str) -> None:
+    """The session's total amount due (its first invoice in `subscription` mode: one-off lines and the
+    first period of recurring ones, taxes included) within Stripe's charge limits
+    (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts), in Stripe's words as
+    integrations quote them: "The Checkout Session's total amount due must add up to at least €0.50 eur",
+    "… must be no more than …"."""
+    least = minimum_charge(currency)
+    if least is not None and amount < least:
+        raise StripeError(
+            "The Checkout Session's total amount due must add up to at least "
+            f"{i18n.english_amount(least, currency)} {currency}",
+            code="amount_too_small",
+        )
+    most = maximum_charge(currency)
+    if amount > most:
+        raise StripeError(
+            "The Checkout Session's total amount due must be no more than "
+            f"{i18n.english_amount(most, currency)} {currency}",
+            code="amount_too_large",
+        )
 
 
 def offered_methods(stripe: Stripe, params: dict[str, Any], currency: str) -> list[str]:

@@ -12,7 +12,8 @@ What is checked, as Stripe answers it:
 - the shape: a hash where a hash is declared, an array where an array is declared;
 - enums (`Literal[...]`): a value outside them is "Invalid mode: must be one of payment, setup, or
   subscription". The library types them `Literal[...] | str` so that older clients keep working
-  when Stripe adds a value; the API itself accepts only the listed ones;
+  when Stripe adds a value; the API itself accepts only the listed ones, and a number where the
+  union also declares `int` (`cancel_at`: a timestamp or `min_period_end`);
 - empty strings: Stripe reads `name=` as "unset name", allowed only where the spec says the param
   is emptyable (`Literal[""]` in the union), refused elsewhere with `parameter_invalid_empty`.
 Value formats (integers, booleans, lengths, ids) stay with the handlers, which name the same param.
@@ -21,6 +22,7 @@ Value formats (integers, booleans, lengths, ids) stay with the handlers, which n
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import types
 import typing
@@ -51,6 +53,7 @@ class Param:
     scalar: str | None = None  # "string", "integer"… (the first declared, for messages)
     enum: tuple[str, ...] | None = None  # the values a `Literal` allows
     emptyable: bool = False  # `Literal[""]` in the union: `name=` unsets the param
+    integer: bool = False  # `int` in the union: a number is accepted next to the enum (`cancel_at`)
     anything: bool = False  # `Any`: nothing to check
 
 
@@ -117,6 +120,7 @@ def _merge(param: Param, hint: Any, enum: list[str]) -> None:
     elif hint in _SCALARS:
         # `str` next to a `Literal` is the library's tolerance for future values, not the API's.
         param.scalar = param.scalar or _SCALARS[hint]
+        param.integer = param.integer or hint is int
     elif hint is not type(None):
         raise TypeError(f"contract: unsupported type in stripe params: {hint!r}")
 
@@ -171,8 +175,12 @@ def _check(value: Any, param: Param, name: str) -> None:
             raise _wrong_shape(param, name)
     elif param.scalar is None:
         raise _wrong_shape(param, name)
-    elif param.enum is not None and value not in param.enum:
+    elif param.enum is not None and value not in param.enum and not (param.integer and _is_integer(value)):
         raise StripeError(f"Invalid {name}: must be one of {_one_of(param.enum)}", param=name)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, str) and bool(re.fullmatch(r"-?\d+", value))
 
 
 def _wrong_shape(param: Param, name: str) -> StripeError:

@@ -32,6 +32,7 @@ PREFIXES: list[tuple[str, str]] = [
     ("cus_", "customer"),
     ("txr_", "tax_rate"),
     ("sub_", "subscription"),
+    ("txi_", "tax_id"),
     ("evt_", "event"),
     ("si_", "subscription_item"),
     ("in_", "invoice"),

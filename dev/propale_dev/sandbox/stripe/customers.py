@@ -8,9 +8,10 @@ from typing import Any
 
 import stripe.params as stripe_params
 
+from propale_dev.sandbox.stripe import tax_ids
 from propale_dev.sandbox.stripe.core import Stripe, changed
 from propale_dev.sandbox.stripe.errors import StripeError
-from propale_dev.sandbox.stripe.forms import as_dict, check_length, metadata
+from propale_dev.sandbox.stripe.forms import as_dict, as_list, check_length, metadata, require
 from propale_dev.sandbox.stripe.lists import created_filter, newest_first, paginate
 from propale_dev.sandbox.stripe.payment_methods import attach_payment_method
 from propale_dev.sandbox.stripe.routing import Call, Row
@@ -21,6 +22,13 @@ EDITABLE = ("name", "email", "phone", "description")
 MAX_LENGTHS = {"name": 256, "email": 512, "phone": 20, "description": 5000}  # Stripe's OpenAPI spec
 ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
 SEARCH_FIELDS = {"email", "name", "phone", "created"}
+# `invoice_settings.custom_fields` (the client's CustomerCreateParamsInvoiceSettingsCustomField, from
+# https://docs.stripe.com/api/customers/create#create_customer-invoice_settings-custom_fields): "up to
+# 4 default custom fields", a name "up to 40 characters", a value "up to 140 characters".
+MAX_CUSTOM_FIELDS = 4
+MAX_CUSTOM_FIELD_NAME = 40
+MAX_CUSTOM_FIELD_VALUE = 140
+MAX_FOOTER = 5000  # Stripe's OpenAPI spec, `invoice_settings[footer]`
 
 
 def new_customer(stripe: Stripe, fields: dict[str, Any], *, test_clock: str | None = None) -> dict[str, Any]:
@@ -95,7 +103,10 @@ def _fields(stripe: Stripe, params: dict[str, Any], customer: dict[str, Any] | N
                     )
             current["default_payment_method"] = pm_id
         if "footer" in settings:
+            check_length(settings["footer"], MAX_FOOTER, "invoice_settings[footer]")
             current["footer"] = settings["footer"] or None
+        if "custom_fields" in settings:
+            current["custom_fields"] = custom_fields(settings["custom_fields"], "invoice_settings[custom_fields]")
         fields["invoice_settings"] = {
             "custom_fields": current.get("custom_fields"),
             "default_payment_method": current.get("default_payment_method"),
@@ -113,13 +124,37 @@ def _fields(stripe: Stripe, params: dict[str, Any], customer: dict[str, Any] | N
     return fields
 
 
+def custom_fields(value: Any, param: str) -> list[dict[str, str]] | None:
+    """Invoice custom fields within Stripe's limits; `None` when unset (an empty string clears them)."""
+    fields = as_list(value)
+    if len(fields) > MAX_CUSTOM_FIELDS:
+        raise StripeError(f"You can only specify up to {MAX_CUSTOM_FIELDS} custom fields.", param=param)
+    result = []
+    for i, field in enumerate(fields):
+        name = require(field, "name", param=f"{param}[{i}][name]")
+        content = require(field, "value", param=f"{param}[{i}][value]")
+        check_length(name, MAX_CUSTOM_FIELD_NAME, f"{param}[{i}][name]")
+        check_length(content, MAX_CUSTOM_FIELD_VALUE, f"{param}[{i}][value]")
+        result.append({"name": name, "value": content})
+    return result or None
+
+
 def create(call: Call) -> dict[str, Any]:
     stripe, params = call.stripe, call.params
     clock_id = params.get("test_clock") or None
     if clock_id:
         stripe.get("test_helpers.test_clock", clock_id, "test_clock")
     invoice_settings = params.pop("invoice_settings", None)
+    # Everything is checked before anything is created, so a refusal leaves no customer behind;
+    # invoice settings are applied once the customer has its payment method.
+    if invoice_settings is not None:
+        _fields(stripe, {"invoice_settings": invoice_settings}, None)
+    requested_tax_ids = [
+        tax_ids.checked(data, f"tax_id_data[{i}]") for i, data in enumerate(as_list(params.get("tax_id_data")))
+    ]
     customer = new_customer(stripe, _fields(stripe, params, None), test_clock=clock_id)
+    for type_, value in requested_tax_ids:
+        tax_ids.new_tax_id(stripe, customer, type_, value)
     if params.get("payment_method"):
         attach_payment_method(stripe, params["payment_method"], customer["id"], param="payment_method")
     if invoice_settings is not None:

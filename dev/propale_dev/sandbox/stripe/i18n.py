@@ -4,9 +4,13 @@ for documents), English otherwise; money and dates formatted for the reader."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency
+
+from propale.money import display_exponent, format_amount, minor_unit_exponent
 
 CHECKOUT = {
     "fr": {
@@ -153,7 +157,26 @@ def language(locale: str | None) -> str:
 
 
 def money(amount: int, currency: str, lang: str = "fr") -> str:
-    return format_currency(amount / 100, currency.upper(), locale="fr_FR" if lang == "fr" else "en_GB")
+    """An amount in Stripe's minor units as the reader expects it: `5 000 JPY` for 5000 JPY, `5 000 ISK`
+    for 500000 ISK (Stripe writes ISK with two decimals that are always 00), `12 345,67 HUF`."""
+    return format_amount(amount, currency) if lang == "fr" else english_amount(amount, currency)
+
+
+def english_amount(amount: int, currency: str) -> str:
+    """The English form Stripe's own texts use (`€300.00`, `¥5,000`), with Stripe's minor units."""
+    digits = display_exponent(currency)
+    return format_currency(
+        Decimal(amount).scaleb(-minor_unit_exponent(currency)),
+        currency.upper(),
+        format="¤#,##0" + ("." + "0" * digits if digits else ""),
+        locale="en_US",
+        currency_digits=False,
+    )
+
+
+def country(code: str) -> str:
+    """A country's French name from its ISO code (`FR` → `France`), as an address prints it."""
+    return Locale("fr", "FR").territories.get(code.upper(), code)
 
 
 def date(ts: int | None, lang: str = "fr") -> str:

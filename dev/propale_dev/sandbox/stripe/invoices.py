@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from propale_dev.sandbox.stripe import payments
+from propale.money import charged_amount
+from propale_dev.sandbox.stripe import i18n, payments, tax_ids
 from propale_dev.sandbox.stripe.core import Stripe
 from propale_dev.sandbox.stripe.errors import StripeError
 from propale_dev.sandbox.stripe.lists import list_object, newest_first
@@ -66,8 +67,9 @@ def describe_price(stripe: Stripe, price: dict[str, Any], quantity: int) -> str:
         if recurring["interval_count"] == 1
         else f"{recurring['interval_count']} {recurring['interval']}s"
     )
-    symbol = {"eur": "€", "usd": "$", "gbp": "£"}.get(price["currency"], price["currency"].upper() + " ")
-    return f"{quantity} × {product['name']} (at {symbol}{price['unit_amount'] / 100:,.2f} / {every})"
+    return (
+        f"{quantity} × {product['name']} (at {i18n.english_amount(price['unit_amount'], price['currency'])} / {every})"
+    )
 
 
 def build_line(stripe: Stripe, invoice_id: str, spec: LineSpec) -> dict[str, Any]:
@@ -177,6 +179,9 @@ def recompute(invoice: dict[str, Any]) -> dict[str, Any]:
     exclusive = sum(t["amount"] for t in totals.values() if t["tax_behavior"] == "exclusive")
     inclusive = sum(t["amount"] for t in totals.values() if t["tax_behavior"] == "inclusive")
     total = subtotal + exclusive
+    # ISK and UGX: the difference to a whole amount goes to the customer's balance when the invoice
+    # is finalized (https://docs.stripe.com/currencies#special-cases).
+    due = charged_amount(total, invoice["currency"])
     invoice.update(
         {
             "subtotal": subtotal,
@@ -184,12 +189,27 @@ def recompute(invoice: dict[str, Any]) -> dict[str, Any]:
             "total": total,
             "total_excluding_tax": subtotal - inclusive,
             "total_taxes": list(totals.values()),
-            "amount_due": total,
-            "amount_remaining": total - invoice.get("amount_paid", 0),
+            "amount_due": due,
+            "amount_remaining": due - invoice.get("amount_paid", 0),
         }
     )
     invoice["lines"]["total_count"] = len(lines)
     return invoice
+
+
+def customer_details(stripe: Stripe, customer: dict[str, Any]) -> dict[str, Any]:
+    """The customer's details an invoice copies, as they are until it is finalized."""
+    return {
+        "customer_address": customer.get("address"),
+        "customer_email": customer.get("email"),
+        "customer_name": customer.get("name"),
+        "customer_phone": customer.get("phone"),
+        "customer_shipping": customer.get("shipping"),
+        "customer_tax_exempt": customer.get("tax_exempt", "none"),
+        "customer_tax_ids": [
+            {"type": t["type"], "value": t["value"]} for t in tax_ids.of_customer(stripe, customer["id"])
+        ],
+    }
 
 
 def new_invoice(
@@ -203,6 +223,7 @@ def new_invoice(
     """A draft invoice with `lines`, saved; `invoice.created` unless `announce` is False."""
     invoice_id = stripe.new_id("in_")
     account = stripe.account()
+    settings = customer.get("invoice_settings") or {}
     start, end = period or (created, created)
     invoice: dict[str, Any] = {
         "id": invoice_id,
@@ -233,16 +254,13 @@ def new_invoice(
         "confirmation_secret": None,
         "created": created,
         "currency": currency,
-        "custom_fields": custom_fields or None,
+        # The customer's are "Default custom fields [and footer] to be displayed on invoices for this
+        # customer" (https://docs.stripe.com/api/customers/object#customer_object-invoice_settings):
+        # the invoice's own, such as Checkout's `invoice_creation.invoice_data`, come first.
+        "custom_fields": custom_fields or settings.get("custom_fields"),
         "customer": customer["id"],
-        "customer_address": customer.get("address"),
         "customer_account": None,
-        "customer_email": customer.get("email"),
-        "customer_name": customer.get("name"),
-        "customer_phone": customer.get("phone"),
-        "customer_shipping": customer.get("shipping"),
-        "customer_tax_exempt": customer.get("tax_exempt", "none"),
-        "customer_tax_ids": [],
+        **customer_details(stripe, customer),
         "default_payment_method": None,
         "default_source": None,
         "default_tax_rates": default_tax_rates or [],
@@ -251,7 +269,7 @@ def new_invoice(
         "due_date": None,
         "effective_at": None,
         "ending_balance": None,
-        "footer": footer if footer is not None else (customer.get("invoice_settings") or {}).get("footer"),
+        "footer": footer if footer is not None else settings.get("footer"),
         "from_invoice": None,
         "hosted_invoice_url": None,
         "invoice_pdf": None,
@@ -321,14 +339,20 @@ def finalize(stripe: Stripe, invoice: dict[str, Any], now: int) -> dict[str, Any
     if invoice["status"] != "draft":
         raise StripeError("This invoice is already finalized, you can't re-finalize a non-draft invoice.")
     invoice = dict(invoice)
+    customer = stripe.get("customer", invoice["customer"])
+    # The rounding of an ISK or UGX amount (see `amount_due`) is owed by, or to, the customer.
+    balance = customer["balance"] + invoice["total"] - invoice["amount_due"]
+    if balance != customer["balance"]:
+        customer = stripe.save({**customer, "balance": balance})
     invoice.update(
         {
+            **customer_details(stripe, customer),
             "number": stripe.next_invoice_number(),
             "status": "open",
             "hosted_invoice_url": f"{stripe.base_url}/invoice/{invoice['id']}",
             "invoice_pdf": f"{stripe.base_url}/invoice/{invoice['id']}/pdf",
             "effective_at": now,
-            "ending_balance": 0,
+            "ending_balance": balance,
             "automatically_finalizes_at": None,
             "status_transitions": {**invoice["status_transitions"], "finalized_at": now},
         }

@@ -236,6 +236,8 @@ def routes(stripe: Stripe) -> list[Route]:
 
 
 # invoices and receipts ---------------------------------------------------------------------
+# How a French invoice names the customer's tax IDs (Stripe prints them in the invoice's header).
+TAX_ID_LABELS = {"eu_vat": "N° TVA", "fr_siren": "SIREN"}
 STATUS_FR = {
     "draft": "Brouillon",
     "open": "À payer",
@@ -260,6 +262,7 @@ def _invoice_context(stripe: Stripe, invoice_id: str, *, pdf: bool) -> dict[str,
         if p["invoice"] == invoice_id and p["status"] == "paid"
     ]
     town = " ".join(v for v in (address.get("postal_code"), address.get("city")) if v)
+    country = address.get("country")
     return {
         "lang": lang,
         "pdf": pdf,
@@ -269,9 +272,13 @@ def _invoice_context(stripe: Stripe, invoice_id: str, *, pdf: bool) -> dict[str,
         "due": i18n.date(invoice.get("due_date")),
         "status": STATUS_FR.get(invoice["status"], invoice["status"]),
         "paid_on": i18n.date(invoice["status_transitions"]["paid_at"]),
-        "address": ", ".join(
-            v for v in (address.get("line1"), address.get("line2"), town, address.get("country")) if v
-        ),
+        "address_lines": [
+            v for v in (address.get("line1"), address.get("line2"), town, country and i18n.country(country)) if v
+        ],
+        "tax_ids": [
+            f"{TAX_ID_LABELS.get(t['type'], t['type'])}\u00a0: {t['value']}" for t in invoice["customer_tax_ids"] or []
+        ],
+        "custom_fields": [f"{f['name']}\u00a0: {f['value']}" for f in invoice["custom_fields"] or []],
         "lines": lines,
         "subtotal": i18n.money(invoice["subtotal"], currency),
         "taxes": _taxes(stripe, invoice["total_taxes"] or [], currency, lang),

@@ -43,15 +43,18 @@ Row = tuple[str, str, Handler, Accepts]
 
 
 def includable(stripe: Stripe) -> Callable[[dict[str, Any], str], Any]:
-    """Fields Stripe leaves out unless expanded (`line_items` of a session, `payments` of an invoice)."""
+    """Fields Stripe leaves out unless expanded (`line_items` of a session, `payments` of an invoice,
+    `tax_ids` of a customer)."""
     # Imported here because those modules import this one for `Call`.
-    from propale_dev.sandbox.stripe import checkout, invoices
+    from propale_dev.sandbox.stripe import checkout, invoices, tax_ids
 
     def include(obj: dict[str, Any], key: str) -> Any:
         if obj.get("object") == "checkout.session" and key == "line_items":
             return checkout.line_items_list(stripe, obj["id"], {"limit": "100"})
         if obj.get("object") == "invoice" and key == "payments":
             return invoices.payments_list(stripe, obj["id"])
+        if obj.get("object") == "customer" and key == "tax_ids":
+            return tax_ids.listed(stripe, obj["id"], {"limit": "100"})
         return None
 
     return include

@@ -222,10 +222,28 @@ def next_period_end(sub: dict[str, Any]) -> int | None:
     return min(item["current_period_end"] for item in sub["items"]["data"])
 
 
+def next_transition(sub: dict[str, Any]) -> int | None:
+    """When the subscription next renews or, if `cancel_at` comes first, ends (see `renew`)."""
+    end = next_period_end(sub)
+    if end is None or sub["cancel_at"] is None:
+        return end
+    return min(end, sub["cancel_at"])
+
+
+def end_due(stripe: Stripe) -> None:
+    """Subscriptions without a test clock whose `cancel_at` has passed in wall time end then
+    (the sandbox renews only subscriptions on a test clock)."""
+    now = stripe.wall_time()
+    for sub in stripe.all("subscription"):
+        due = sub["cancel_at"] is not None and sub["cancel_at"] <= now
+        if due and sub.get("test_clock") is None and sub["status"] in LIVE_STATUSES:
+            _end(stripe, sub, sub["cancel_at"], reason="cancellation_requested")
+
+
 def renew(stripe: Stripe, sub_id: str, at: int) -> dict[str, Any]:
     """Period end reached at `at`: cancel if asked, else start the next period and draft its invoice."""
     before = stripe.get("subscription", sub_id)
-    if before["cancel_at_period_end"]:
+    if before["cancel_at_period_end"] or (before["cancel_at"] is not None and before["cancel_at"] <= at):
         return _end(stripe, before, at, reason="cancellation_requested")
     items = []
     for item in before["items"]["data"]:
@@ -237,6 +255,8 @@ def renew(stripe: Stripe, sub_id: str, at: int) -> dict[str, Any]:
         ):
             n += 1
         end = period_boundary(before["billing_cycle_anchor"], recurring["interval"], recurring["interval_count"], n + 1)
+        # The last period stops at `cancel_at` (the sandbox bills it whole: it makes no prorations).
+        end = min(end, before["cancel_at"] or end)
         items.append({**item, "current_period_start": item["current_period_end"], "current_period_end": end})
     after = {**before, "items": {**before["items"], "data": items}}
     customer = stripe.get("customer", before["customer"])
@@ -323,7 +343,20 @@ def update(call: Call) -> dict[str, Any]:
         raise StripeError("A canceled subscription can only update its cancellation_details and metadata.")
     after = dict(before)
     now = stripe.clock_time(before.get("test_clock"))
-    if "cancel_at_period_end" in params:
+    if "cancel_at" in params:
+        if as_bool(params, "cancel_at_period_end"):
+            raise StripeError(
+                "You may only specify one of these parameters: cancel_at, cancel_at_period_end.", param="cancel_at"
+            )
+        cancel_at = _cancel_at(before, params["cancel_at"], now)
+        after["cancel_at"] = cancel_at
+        after["cancel_at_period_end"] = False
+        after["canceled_at"] = None
+        after["cancellation_details"] = {
+            **before["cancellation_details"],
+            "reason": "cancellation_requested" if cancel_at else None,
+        }
+    elif "cancel_at_period_end" in params:
         flag = bool(as_bool(params, "cancel_at_period_end"))
         after["cancel_at_period_end"] = flag
         after["cancel_at"] = next_period_end(before) if flag else None
@@ -351,6 +384,23 @@ def update(call: Call) -> dict[str, Any]:
         stripe.save(after)
         stripe.emit("customer.subscription.updated", after, created=now, previous=previous)
     return after
+
+
+def _cancel_at(sub: dict[str, Any], value: str, now: int) -> int | None:
+    """`cancel_at` as SubscriptionUpdateParams allows it: a timestamp, "" to unset it, or the end of
+    the items' current periods (`min_period_end`, `max_period_end`, and `max_billed_until`, the same
+    here since the sandbox has no prebilling; https://docs.stripe.com/api/subscriptions/update#update_subscription-cancel_at)."""
+    if value == "":
+        return None
+    ends = [item["current_period_end"] for item in sub["items"]["data"]]
+    if value == "min_period_end":
+        return min(ends)
+    if value in ("max_period_end", "max_billed_until"):
+        return max(ends)
+    at = int(value)
+    if at <= now:
+        raise StripeError("Invalid cancel_at: must be a timestamp in the future.", param="cancel_at")
+    return at
 
 
 def list_(call: Call) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Test clocks: `/v1/test_helpers/test_clocks` create, retrieve, list, delete, advance.
 
 Advancing returns at once with status `advancing`; the background worker then walks the clock
-forward through every moment something is due for its customers (subscription period ends,
-renewal invoices finalized an hour after their draft, Checkout Sessions expiring), in order, and
+forward through every moment something is due for its customers (subscription period ends and
+`cancel_at`, renewal invoices finalized an hour after their draft, Checkout Sessions expiring), in order, and
 ends with status `ready`. Everything it produces carries clock time.
 """
 
@@ -98,9 +98,9 @@ def _due_moments(stripe: Stripe, clock_id: str, until: int) -> list[tuple[int, i
     due = []
     for sub in stripe.all("subscription"):
         if sub["customer"] in customers:
-            end = subscriptions.next_period_end(sub)
-            if end is not None and end <= until:
-                due.append((end, 1, "renew", sub["id"]))
+            at = subscriptions.next_transition(sub)
+            if at is not None and at <= until:
+                due.append((at, 1, "renew", sub["id"]))
     for invoice in stripe.all("invoice"):
         at = invoice.get("automatically_finalizes_at")
         if invoice["customer"] in customers and invoice["status"] == "draft" and at and at <= until:

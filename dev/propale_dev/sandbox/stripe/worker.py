@@ -1,4 +1,5 @@
-"""The stand-in's background work: SEPA settlements, test clock advances, Checkout expiry.
+"""The stand-in's background work: SEPA settlements, test clock advances, Checkout expiry, and
+subscriptions reaching their `cancel_at`.
 
 Jobs are stored (so a restart resumes them) and run on the event loop under the store lock,
 never concurrently with a request.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from propale_dev.sandbox.stripe import checkout, completion, idempotency, test_clocks
+from propale_dev.sandbox.stripe import checkout, completion, idempotency, subscriptions, test_clocks
 from propale_dev.sandbox.stripe.core import Stripe, internal
 
 JOBS = internal("job")
@@ -35,6 +36,7 @@ def run_due(stripe: Stripe, *, sweep_expiry: bool = True) -> None:
                 log.exception("Stripe sandbox job %s failed", job_id)
         if sweep_expiry:
             checkout.expire_due(stripe)
+            subscriptions.end_due(stripe)
 
 
 async def run_forever(stripe: Stripe) -> None:
