@@ -67,7 +67,7 @@ def propale_send_proposals():
     @task
     def collect_flagged_deals(properties: dict, params: dict | None = None) -> list[list[dict]]:
         from propale.crm import PropertySetup
-        from propale.hooks import HubSpotHook
+        from propale.hooks import HubSpotHook, StripeHook
         from propale.runtime import load_settings, open_ledger
         from propale.sending import batches, collect_or_refuse
 
@@ -78,6 +78,8 @@ def propale_send_proposals():
             pendulum.now("UTC"),
             (params or {}).get("deal_ids"),
             deleted_properties=PropertySetup.from_dict(properties).deleted,
+            # To close the payment pages of an accepted, unpaid proposal the rep re-proposes.
+            stripe_client=StripeHook().get_conn(),
         )
         return batches(outcomes, MAX_MAPPED_TASKS)
 
@@ -113,15 +115,27 @@ def propale_send_proposals():
         )
 
     @task
-    def post_slack_summary(message: dict | None) -> None:
+    def post_slack_summary(message: dict | None, run_id: str | None = None) -> None:
         import logging
+        from contextlib import nullcontext
 
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+        from propale.runtime import load_settings, open_ledger
+        from propale.sending import post_summary
+        from propale.settings import SettingsError
+        from propale.syncing import webhook_poster
 
         if message is None:
             logging.getLogger(__name__).info("No deal was flagged, sent or in error: nothing to post")
             return
-        SlackWebhookHook(slack_webhook_conn_id="slack_default").send_dict(message)
+        post = webhook_poster(SlackWebhookHook(slack_webhook_conn_id="slack_default").client)
+        try:
+            settings = load_settings()
+        except SettingsError:
+            settings = None  # the message says what is broken; it goes out without the ledger
+        with open_ledger(settings) if settings else nullcontext() as ledger:
+            post_summary(ledger, message, run_id or "manual", post)
 
     properties = ensure_hubspot_properties()
     batches = collect_flagged_deals(properties)

@@ -5,7 +5,8 @@ Every minute, reads what happened on Stripe since the last run (Checkout Session
 expired, SEPA debits cleared or rejected, invoices paid or failed) and tells everyone: the deal in
 HubSpot (status « Proposition acceptée », payment method, Stripe ids, notes on its timeline), the
 customer (each paid invoice by email, with the invoice and a receipt as PDF), the deal's rep (by
-email) and the team (on Slack, last).
+email) and the team (on Slack, last). It also closes the payment pages of proposals accepted but
+left unpaid past `propale_payment_window_days`, and tells the rep.
 
 Each Stripe event is processed once: its effects are queued in Propale's ledger together with the
 record that it was processed, then each task delivers its kind of effect at most once. A task
@@ -66,6 +67,29 @@ def propale_sync_stripe():
             )
         return report.to_dict()
 
+    @task(trigger_rule="all_done")
+    def close_payment_windows() -> list[str]:
+        """Accepted proposals left unpaid past `propale_payment_window_days`: their payment pages are
+        closed at Stripe and the rep is told (delivered by the tasks below, in this run)."""
+        from airflow.sdk import BaseHook
+
+        from propale.billing import StripeBilling
+        from propale.hooks import HubSpotHook, StripeHook
+        from propale.runtime import load_settings, open_ledger
+        from propale.syncing import close_overdue_payment_windows
+
+        settings = load_settings()
+        from_address = BaseHook.get_connection("smtp_default").extra_dejson.get("from_email")
+        with open_ledger(settings) as ledger:
+            return close_overdue_payment_windows(
+                StripeBilling(StripeHook().get_conn(), ledger.installation_id()),
+                ledger,
+                settings,
+                deal_url=HubSpotHook().get_conn().deal_url,
+                from_address=from_address,
+                now=pendulum.now("UTC"),
+            )
+
     # The delivery tasks also run when reading failed: what earlier events queued still goes out.
     @task(trigger_rule="all_done")
     def write_to_stripe() -> int:
@@ -105,11 +129,12 @@ def propale_sync_stripe():
         from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
         from propale.runtime import load_settings, open_ledger
-        from propale.syncing import post_to_slack
+        from propale.syncing import post_to_slack, webhook_poster
 
         settings = load_settings()
         with open_ledger(settings) as ledger:
-            return post_to_slack(ledger, SlackWebhookHook(slack_webhook_conn_id="slack_default").send_dict)
+            hook = SlackWebhookHook(slack_webhook_conn_id="slack_default")
+            return post_to_slack(ledger, webhook_poster(hook.client))
 
     @task(trigger_rule="one_failed")
     def fail_run() -> None:
@@ -117,8 +142,8 @@ def propale_sync_stripe():
         followed by a successful Slack post would show the run as a success."""
         raise RuntimeError("A step of this run failed (see its logs); its work is retried by the next run.")
 
-    steps = [read_stripe_events(), write_to_stripe(), send_emails(), write_to_hubspot()]
-    steps[0] >> steps[1] >> steps[2] >> steps[3] >> post_to_slack()
+    steps = [read_stripe_events(), close_payment_windows(), write_to_stripe(), send_emails(), write_to_hubspot()]
+    steps[0] >> steps[1] >> steps[2] >> steps[3] >> steps[4] >> post_to_slack()
     steps >> fail_run()
 
 

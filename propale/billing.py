@@ -38,10 +38,6 @@ CUSTOMER_NAME_MAX = 256
 PRODUCT_NAME_MAX = 5000
 
 
-def _key(*parts: object) -> str:
-    return "propale:" + ":".join(str(part) for part in parts)
-
-
 @dataclass(frozen=True)
 class CheckoutRequest:
     """One Checkout Session to open for a proposal version and payment method.
@@ -60,9 +56,24 @@ class CheckoutRequest:
 
 
 class StripeBilling:
-    def __init__(self, client: stripe.StripeClient):
+    """Propale's writes to one Stripe account, on behalf of the installation whose ledger has
+    `installation_id` (`Ledger.installation_id`)."""
+
+    def __init__(self, client: stripe.StripeClient, installation_id: str):
         self.client = client
+        self.installation_id = installation_id
         self._tax_rates: dict[Decimal, str] = {}
+
+    def _key(self, *parts: object) -> str:
+        """An idempotency key: what the write is for, behind the installation's id.
+
+        Stripe answers a key it has seen in the last 24 hours with its first response, whoever sends
+        it (https://docs.stripe.com/api/idempotent_requests). Without the id, a second installation
+        on the same account (a staging copy, another company's Propale), or a ledger started afresh,
+        whose numbering starts over, would be handed the customers and Checkout Sessions of the
+        other's proposals with the same numbers.
+        """
+        return ":".join(("propale", self.installation_id, *(str(part) for part in parts)))
 
     # --- customer ---------------------------------------------------------------------------
 
@@ -113,7 +124,7 @@ class StripeBilling:
         tax_ids = _tax_ids(snapshot)
         if tax_ids:
             params["tax_id_data"] = tax_ids
-        created = self.client.v1.customers.create(params, {"idempotency_key": _key("customer", snapshot.number)})
+        created = self.client.v1.customers.create(params, {"idempotency_key": self._key("customer", snapshot.number)})
         return created.id
 
     def update_customer(self, customer_id: str, snapshot: ProposalSnapshot) -> None:
@@ -133,7 +144,7 @@ class StripeBilling:
         if address:
             params["address"] = address
         self.client.v1.customers.update(
-            customer_id, params, {"idempotency_key": _key("customer-update", snapshot.number, snapshot.version)}
+            customer_id, params, {"idempotency_key": self._key("customer-update", snapshot.number, snapshot.version)}
         )
         existing = {
             (tax_id.type, tax_id.value)
@@ -144,7 +155,7 @@ class StripeBilling:
                 self.client.v1.customers.tax_ids.create(
                     customer_id,
                     {"type": tax_id["type"], "value": tax_id["value"]},
-                    {"idempotency_key": _key("tax-id", customer_id, tax_id["type"], tax_id["value"])},
+                    {"idempotency_key": self._key("tax-id", customer_id, tax_id["type"], tax_id["value"])},
                 )
 
     # --- catalogue --------------------------------------------------------------------------
@@ -164,7 +175,7 @@ class StripeBilling:
             try:
                 self.client.v1.products.create(
                     {"id": product_id, "name": name, "metadata": {"hubspot_product_id": line.product_id}},
-                    {"idempotency_key": _key("product", line.product_id)},
+                    {"idempotency_key": self._key("product", line.product_id)},
                 )
             except stripe.InvalidRequestError as conflict:
                 if conflict.code != "resource_already_exists":  # created meanwhile by another click
@@ -191,7 +202,7 @@ class StripeBilling:
                         "jurisdiction": "FR",
                         "metadata": {"propale": "vat"},
                     },
-                    {"idempotency_key": _key("tax-rate", rate)},
+                    {"idempotency_key": self._key("tax-rate", rate)},
                 )
                 self._tax_rates[rate] = created.id
         return self._tax_rates[rate]
@@ -257,7 +268,7 @@ class StripeBilling:
                 },
             }
             params["payment_intent_data"] = {"metadata": metadata}
-        key = _key("checkout", snapshot.number, snapshot.version, request.method, request.attempt)
+        key = self._key("checkout", snapshot.number, snapshot.version, request.method, request.attempt)
         return self.client.v1.checkout.sessions.create(params, {"idempotency_key": key})
 
     def retrieve_checkout_session(self, session_id: str) -> stripe.checkout.Session:
@@ -275,15 +286,17 @@ class StripeBilling:
 
     # --- subscriptions ----------------------------------------------------------------------
 
-    def end_subscription_at(self, subscription_id: str, cancel_at: int, idempotency_key: str) -> None:
-        """Have Stripe end the subscription at `cancel_at` (a Unix time), the end of its commitment.
+    def end_subscription_at(self, subscription_id: str, cancel_at: int, *, number: str, version: int) -> None:
+        """Have Stripe end the subscription at `cancel_at` (a Unix time), the end of the commitment of
+        proposal `number` version `version` (the idempotency key: once per version).
 
         No proration: the term ends on a period boundary, and a commitment is billed in whole
         periods (https://docs.stripe.com/api/subscriptions/update#update_subscription-cancel_at,
         https://docs.stripe.com/api/subscriptions/update#update_subscription-proration_behavior).
         """
         params: SubscriptionUpdateParams = {"cancel_at": cancel_at, "proration_behavior": "none"}
-        self.client.v1.subscriptions.update(subscription_id, params, {"idempotency_key": idempotency_key})
+        key = self._key("term", number, version)
+        self.client.v1.subscriptions.update(subscription_id, params, {"idempotency_key": key})
 
 
 def _address(snapshot: ProposalSnapshot) -> CustomerCreateParamsAddress | None:

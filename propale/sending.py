@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import re
 from collections.abc import Callable, Collection, Sequence
@@ -30,9 +31,11 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
+import stripe
 from markupsafe import escape
 
 from propale import outbox
+from propale.billing import StripeBilling
 from propale.crm import (
     STATUS,
     DealRecord,
@@ -47,15 +50,30 @@ from propale.crm import (
 from propale.emails import build_proposal_email, build_team_email
 from propale.ledger import (
     PROPOSAL_EMAIL,
+    CheckoutBusy,
+    CheckoutStillOpen,
     DeliveryStatus,
     Ledger,
+    LedgerError,
     NewDelivery,
+    Proposal,
     ProposalAlreadyAccepted,
     ProposalStatus,
     delivery_key,
+    new_token,
+    seal_token,
+    unseal_token,
 )
 from propale.notices import property_notices, settings_notice
-from propale.proposals import ProposalSnapshot, build_snapshot, catalogue_warnings, source_fingerprint, validate
+from propale.payment_window import close_open_sessions
+from propale.proposals import (
+    DealInput,
+    ProposalSnapshot,
+    build_snapshot,
+    catalogue_warnings,
+    source_fingerprint,
+    validate,
+)
 from propale.rendering import render_proposal_pdf
 from propale.settings import Settings, SettingsError
 from propale.slack_messages import DealLine, SummarySection, run_summary
@@ -63,18 +81,50 @@ from propale.slack_messages import DealLine, SummarySection, run_summary
 log = logging.getLogger(__name__)
 
 PROPOSAL_NOTE = "proposal-note"
+# The run's Slack message, one per DAG run.
+RUN_SUMMARY = "send-run-summary"
 # The email telling the rep which lines of a sent proposal differ from HubSpot's product library.
 LINE_WARNINGS_EMAIL = "line-warnings-email"
 
 
 def proposal_token(secret_key: str, number: str, version: int) -> str:
-    """The customer's link token: unguessable without the secret key, the same on every retry.
-
-    Being derived rather than stored, the token never has to sit in the ledger or in task
-    results; the ledger keeps only its hash, to find the proposal when the link is opened.
-    """
+    """The link token of a proposal issued before links were random: HMAC-SHA256 of its number and
+    version with propale_secret_key. Those links still open (the ledger has their hashes); the DAGs
+    recompute one when they need it again (`proposal_link`), since it was never sealed."""
     digest = hmac.new(secret_key.encode(), f"propale-proposal:{number}:v{version}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def proposal_link(ledger: Ledger, settings: Settings, proposal: Proposal) -> str:
+    """The customer's link to a proposal that has its document, for HubSpot and the rep's emails.
+
+    Each version's token is random (`new_token`, in `deliver`). The ledger keeps its hash, to find
+    the proposal when the link is opened, and a copy sealed with propale_secret_key, which only the
+    DAGs hold, to write the link again: the customer page, which faces the internet, and a copy of
+    the ledger can do neither. In clear, the token only sits in the payloads of the emails still to
+    send, erased once sent. Sealing rather than keeping the link in some pending payload is what lets
+    a later run write it again (a HubSpot update refused today, a checkout that expires next week).
+    """
+    sealed = ledger.sealed_token(proposal.id)
+    if sealed is None:
+        token: str | None = proposal_token(settings.link_key, proposal.number, proposal.version)
+    else:
+        token = unseal_token(settings.link_key, sealed)
+    found = ledger.find_by_token(token) if token else None
+    if token is None or found is None or found.id != proposal.id:
+        raise LedgerError(
+            f"the link of {proposal.number} v{proposal.version} cannot be rebuilt with propale_secret_key: "
+            "was the key changed since it was sent?"
+        )
+    return settings.proposal_url(token)
+
+
+def rotate_link(ledger: Ledger, settings: Settings, proposal: Proposal) -> str:
+    """Give a proposal a new link and return it: the old link leads nowhere from now on (a link
+    forwarded to the wrong person), the links of every other proposal are untouched."""
+    token = new_token()
+    ledger.replace_token(proposal.id, token, seal_token(settings.link_key, token))
+    return settings.proposal_url(token)
 
 
 @dataclass
@@ -109,9 +159,18 @@ def collect(
     deal_ids: Sequence[str] | None = None,
     *,
     deleted_properties: Collection[str] = (),
+    stripe_client: stripe.StripeClient | None = None,
 ) -> list[DealOutcome]:
-    """Every deal to handle in this run, with its issued proposal or what is wrong with it."""
-    return _outcomes(gateway, deal_ids, deleted_properties, lambda record: _issue(ledger, settings, record, now))
+    """Every deal to handle in this run, with its issued proposal or what is wrong with it.
+
+    `stripe_client` closes the open Checkout Sessions of an accepted, unpaid proposal the rep
+    re-proposes; without it, such a proposal is only replaced once its sessions are closed (until
+    then the deal is in error, saying so).
+    """
+    billing = StripeBilling(stripe_client, ledger.installation_id()) if stripe_client else None
+    return _outcomes(
+        gateway, deal_ids, deleted_properties, lambda record: _issue(ledger, settings, record, now, billing)
+    )
 
 
 def collect_or_refuse(
@@ -122,6 +181,7 @@ def collect_or_refuse(
     deal_ids: Sequence[str] | None = None,
     *,
     deleted_properties: Collection[str] = (),
+    stripe_client: stripe.StripeClient | None = None,
 ) -> list[DealOutcome]:
     """`collect`, or, when Propale's own settings are broken, every deal refused with what the
     administrator must fix: retrying cannot help, and the run goes on to tell the reps and Slack."""
@@ -131,7 +191,9 @@ def collect_or_refuse(
         log.error("No proposal can be sent until Propale's settings are fixed: %s", error)
         return refuse(gateway, settings_notice(error), deal_ids, deleted_properties=deleted_properties)
     with open_ledger(settings) as ledger:
-        return collect(gateway, ledger, settings, now, deal_ids, deleted_properties=deleted_properties)
+        return collect(
+            gateway, ledger, settings, now, deal_ids, deleted_properties=deleted_properties, stripe_client=stripe_client
+        )
 
 
 def refuse(
@@ -220,7 +282,9 @@ def log_safe_reason(reason: str) -> str:
     return _CONTACT_NAME.sub(r"\1", reason)
 
 
-def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime) -> DealOutcome:
+def _issue(
+    ledger: Ledger, settings: Settings, record: DealRecord, now: datetime, billing: StripeBilling | None
+) -> DealOutcome:
     outcome = DealOutcome(record.id, record.name)
     deal = deal_input(record)
     outcome.problems = validate(deal, settings)
@@ -231,17 +295,28 @@ def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime
         )
     if outcome.problems:
         return outcome
+    request_key = record.status_set_at or record.properties.get("hs_lastmodifieddate") or ""
+    current = ledger.current_proposal(record.id)
     try:
-        proposal = ledger.issue_proposal(
-            record.id,
-            request_key=record.status_set_at or record.properties.get("hs_lastmodifieddate") or "",
-            source_fingerprint=source_fingerprint(deal),
-            issued_at=now,
-            validity_days=settings.validity_days,
-        )
+        if current is not None and current.status == ProposalStatus.ACCEPTED and current.request_key != request_key:
+            # Re-proposing an accepted, unpaid proposal: under its checkout lock, so that no click opens
+            # a session in between, its sessions are expired at Stripe before the new version replaces it.
+            with ledger.checkout_claim(current.id):
+                if billing is not None:
+                    close_open_sessions(ledger, billing, current.id)
+                proposal = _issue_in_ledger(ledger, settings, record.id, request_key, deal, now)
+        else:
+            proposal = _issue_in_ledger(ledger, settings, record.id, request_key, deal, now)
     except ProposalAlreadyAccepted as accepted:
         outcome.problems = [
-            f"La proposition {accepted.number} a déjà été acceptée : une nouvelle version n'est pas possible."
+            f"La proposition {accepted.number} a déjà été acceptée et payée : une nouvelle version n'est pas possible."
+        ]
+        return outcome
+    except (CheckoutStillOpen, CheckoutBusy):
+        number = current.number if current else ""
+        outcome.problems = [
+            f"Le client est peut-être en train de payer la proposition {number}, qu’il a acceptée : "
+            "elle n’a pas été remplacée. Remettez « À proposer » dans quelques minutes pour envoyer une nouvelle version."
         ]
         return outcome
     if not proposal.has_document:
@@ -252,6 +327,22 @@ def _issue(ledger: Ledger, settings: Settings, record: DealRecord, now: datetime
     outcome.proposal_id = proposal.id
     outcome.warnings = catalogue_warnings(deal, settings)
     return outcome
+
+
+class DeliveryInProgress(RuntimeError):
+    """Another attempt claimed this proposal's email and is sending it: this attempt's retry finds it sent."""
+
+
+def _issue_in_ledger(
+    ledger: Ledger, settings: Settings, deal_id: str, request_key: str, deal: DealInput, now: datetime
+) -> Proposal:
+    return ledger.issue_proposal(
+        deal_id,
+        request_key=request_key,
+        source_fingerprint=source_fingerprint(deal),
+        issued_at=now,
+        validity_days=settings.validity_days,
+    )
 
 
 def deliver(
@@ -273,7 +364,7 @@ def deliver(
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
     warnings_key = delivery_key(LINE_WARNINGS_EMAIL, proposal.number, proposal.version)
     if not ledger.has_document(proposal.id):
-        token = proposal_token(settings.secret_key, proposal.number, proposal.version)
+        token = new_token()
         url = settings.proposal_url(token)
         pdf = render_proposal_pdf(proposal.snapshot)
         email = build_proposal_email(
@@ -285,7 +376,14 @@ def deliver(
             deliveries.append(
                 NewDelivery(key=warnings_key, kind=LINE_WARNINGS_EMAIL, payload=warnings_email.as_bytes())
             )
-        ledger.attach_document(proposal.id, snapshot=proposal.snapshot, pdf=pdf, token=token, deliveries=deliveries)
+        ledger.attach_document(
+            proposal.id,
+            snapshot=proposal.snapshot,
+            pdf=pdf,
+            token=token,
+            token_sealed=seal_token(settings.link_key, token),
+            deliveries=deliveries,
+        )
     delivery = ledger.delivery(key)
     if delivery is None:
         return outcome
@@ -293,6 +391,9 @@ def deliver(
         return _replaced(outcome, proposal.number)
     if delivery.status == DeliveryStatus.PENDING:
         sent = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
+        if sent is outbox.Outcome.TAKEN:
+            # Another attempt is sending it right now: this one fails, and its retry finds it sent.
+            raise DeliveryInProgress(f"proposal {proposal.number} v{proposal.version} is being sent by another attempt")
         if sent is not outbox.Outcome.DONE:
             if ledger.delivery(warnings_key) is not None:
                 ledger.cancel_delivery(warnings_key)  # the rep hears of the unsent proposal instead
@@ -313,8 +414,8 @@ def _unsent(outcome: DealOutcome, number: str, sent: outbox.Outcome) -> DealOutc
         ]
     else:
         outcome.problems = [
-            "Le serveur de messagerie a refusé l'adresse e-mail du contact : corrigez-la dans HubSpot, "
-            "puis remettez « À proposer »."
+            "Le serveur de messagerie a refusé l'adresse e-mail du contact (ou l’e-mail de la proposition) : "
+            "corrigez-la dans HubSpot, puis remettez « À proposer »."
         ]
     return outcome
 
@@ -354,7 +455,7 @@ def _tell_rep(ledger: Ledger, key: str, send_email: outbox.EmailSender) -> None:
     if delivery is None or delivery.status != DeliveryStatus.PENDING:
         return
     told = outbox.deliver(ledger, delivery, outbox.email_performer(send_email), at_most_once=True)
-    if told is not outbox.Outcome.DONE:
+    if told not in (outbox.Outcome.DONE, outbox.Outcome.TAKEN):  # taken: the attempt that took it sends it
         # The proposal went: its deal is not in error for this, and the run's summary lists the warnings.
         ledger.cancel_delivery(key)
         log.warning("The rep's email %s was %s: not sent again", key, told.value)
@@ -408,11 +509,10 @@ def write_back(
         assert outcome.proposal_id is not None and ledger is not None and settings is not None
         proposal = ledger.get_proposal(outcome.proposal_id)
         assert proposal is not None and proposal.snapshot is not None and proposal.sent_at is not None
-        token = proposal_token(settings.secret_key, proposal.number, proposal.version)
         updates[outcome.deal_id] = {
             STATUS: Status.SENT,
             "propale_proposal_number": proposal.number,
-            "propale_proposal_url": settings.proposal_url(token),
+            "propale_proposal_url": proposal_link(ledger, settings, proposal),
             "propale_sent_at": hubspot_datetime(proposal.sent_at),
             "propale_error": "",
         }
@@ -446,6 +546,12 @@ def write_back(
             assert ledger is not None
             ledger.cancel_delivery(note_key)
             del notes[note_key]
+    if notes:
+        assert ledger is not None
+        # Only the notes this attempt claims are created: another attempt running at the same time creates the rest.
+        pending = [d for d in ledger.pending_deliveries(kind=PROPOSAL_NOTE) if d.key in notes]
+        claimed = {d.key for d in outbox.claim_batch(ledger, pending)}
+        notes = {key: note for key, note in notes.items() if key in claimed}
     if notes:
         assert ledger is not None
         refused_notes = gateway.create_notes(list(notes.values()), timestamp=hubspot_datetime(now))
@@ -596,6 +702,21 @@ def summary(
     if not notices and not any(section.lines for section in sections):
         return None
     return run_summary("Propositions Propale", sections, notices)
+
+
+def post_summary(
+    ledger: Ledger | None, message: dict[str, Any], run_id: str, post: Callable[[dict[str, Any]], None]
+) -> None:
+    """Post the run's Slack message once per run, claimed in the ledger's outbox like every other
+    delivery: a retried task, or its zombie, does not post it again, and a message Slack refuses for
+    good is logged and dropped (`outbox`). Without a ledger (Propale's settings are what is broken),
+    it is posted as it is: telling the team matters more than exactly once."""
+    if ledger is None:
+        post(message)
+        return
+    delivery = ledger.ensure_delivery(f"{RUN_SUMMARY}:{run_id}", kind=RUN_SUMMARY, payload=json.dumps(message).encode())
+    if delivery.is_pending:
+        outbox.deliver(ledger, delivery, lambda claimed: post(json.loads(claimed.payload or b"{}")), at_most_once=False)
 
 
 def batches(outcomes: Sequence[DealOutcome], max_batches: int) -> list[list[dict[str, Any]]]:

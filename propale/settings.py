@@ -23,10 +23,12 @@ from propale.money import is_known_currency
 PAYMENT_METHODS = ("card", "sepa_debit")
 DEFAULT_PAYMENT_METHODS = ("card", "sepa_debit")
 DEFAULT_VALIDITY_DAYS = 30
+DEFAULT_PAYMENT_WINDOW_DAYS = 14
 DEFAULT_CURRENCY = "eur"
 # Only ever used when the customer links point at this machine: nobody outside can open them, so a
 # well-known key protects nothing that needs protecting, and the sandbox works with no setup.
 SANDBOX_SECRET_KEY = "propale-sandbox-secret-key-not-for-production-use"
+SANDBOX_FORM_KEY = "propale-sandbox-form-key-not-for-production-use"
 MIN_SECRET_KEY_LENGTH = 32
 SELLER_REQUIRED_FIELDS = ("name", "address", "siren", "vat_number", "email")
 SELLER_OPTIONAL_FIELDS = ("phone", "logo_url", "legal_mentions", "late_payment_penalties", "vat_exemption_mention")
@@ -77,11 +79,35 @@ class Seller:
 class Settings:
     public_url: str
     db_url: str
-    secret_key: str
+    # propale_secret_key, the DAGs' key for customer links; None in the customer page (`load_for_page`).
+    secret_key: str | None
     seller: Seller
     validity_days: int = DEFAULT_VALIDITY_DAYS
+    # How long an accepted proposal may stay unpaid before its Checkout Sessions are closed.
+    payment_window_days: int = DEFAULT_PAYMENT_WINDOW_DAYS
     payment_methods: tuple[str, ...] = DEFAULT_PAYMENT_METHODS
     currency: str = DEFAULT_CURRENCY
+    # propale_form_key, the customer page's key for its forms (CSRF); None in the DAGs (`load`).
+    form_key: str | None = None
+
+    @property
+    def link_key(self) -> str:
+        """The key that seals customer links (and derived those issued before links were random)."""
+        if self.secret_key is None:
+            raise SettingsError(
+                "propale_secret_key is only read by the DAGs, not by the customer page.", "propale_secret_key"
+            )
+        return self.secret_key
+
+    @property
+    def csrf_key(self) -> str:
+        """The key that signs the customer page's accept forms: never the link key, so that the page,
+        which faces the internet, cannot make or read links."""
+        if self.form_key is None:
+            raise SettingsError(
+                "propale_form_key is only read by the customer page, not by the DAGs.", "propale_form_key"
+            )
+        return self.form_key
 
     @property
     def is_sandbox(self) -> bool:
@@ -97,14 +123,31 @@ class Settings:
         get: Callable[[str], str | None],
         environ: Mapping[str, str] = os.environ,
     ) -> Settings:
+        """The DAGs' settings: with the link key (propale_secret_key), without the form key."""
+        return cls._load(get, environ, for_page=False)
+
+    @classmethod
+    def load_for_page(
+        cls,
+        get: Callable[[str], str | None],
+        environ: Mapping[str, str] = os.environ,
+    ) -> Settings:
+        """The customer page's settings: with its form key (propale_form_key), without the link key,
+        which it never needs (it finds a proposal by its link's hash)."""
+        return cls._load(get, environ, for_page=True)
+
+    @classmethod
+    def _load(cls, get: Callable[[str], str | None], environ: Mapping[str, str], *, for_page: bool) -> Settings:
         public_url = _public_url(get)
-        secret_key = _secret_key(get, sandbox=_is_loopback(urlsplit(public_url).hostname or ""))
+        sandbox = _is_loopback(urlsplit(public_url).hostname or "")
         return cls(
             public_url=public_url,
             db_url=_text(get, "propale_db_url") or default_db_url(environ),
-            secret_key=secret_key,
+            secret_key=None if for_page else _secret_key(get, sandbox=sandbox),
+            form_key=_form_key(get, sandbox=sandbox) if for_page else None,
             seller=_seller(get),
             validity_days=_validity_days(get),
+            payment_window_days=_payment_window_days(get),
             payment_methods=_payment_methods(get),
             currency=_currency(get),
         )
@@ -173,6 +216,23 @@ def _secret_key(get: Callable[[str], str | None], *, sandbox: bool) -> str:
         raise SettingsError(
             f"{name} is not set: it is required when propale_public_url is not on this machine. "
             f"Set it to a long random value, e.g. the output of "
+            f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+            name,
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(f"{name} is too short: use at least {MIN_SECRET_KEY_LENGTH} random characters.", name)
+    return key
+
+
+def _form_key(get: Callable[[str], str | None], *, sandbox: bool) -> str:
+    name = "propale_form_key"
+    key = _text(get, name)
+    if key is None:
+        if sandbox:
+            return SANDBOX_FORM_KEY
+        raise SettingsError(
+            f"{name} is not set: the customer page needs it when propale_public_url is not on this machine. "
+            f"Set it to a long random value, other than propale_secret_key, e.g. the output of "
             f"`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
             name,
         )
@@ -259,6 +319,16 @@ def _validity_days(get: Callable[[str], str | None]) -> int:
     value = _text(get, name)
     if value is None:
         return DEFAULT_VALIDITY_DAYS
+    if not re.fullmatch(r"\d+", value) or not 1 <= int(value) <= 365:
+        raise SettingsError(f"{name} must be a whole number of days between 1 and 365, got {value!r}.", name)
+    return int(value)
+
+
+def _payment_window_days(get: Callable[[str], str | None]) -> int:
+    name = "propale_payment_window_days"
+    value = _text(get, name)
+    if value is None:
+        return DEFAULT_PAYMENT_WINDOW_DAYS
     if not re.fullmatch(r"\d+", value) or not 1 <= int(value) <= 365:
         raise SettingsError(f"{name} must be a whole number of days between 1 and 365, got {value!r}.", name)
     return int(value)

@@ -15,13 +15,17 @@ from typing import Any
 from propale.rendering import one_line, shorten
 
 # Slack refuses a whole message over its limits (`invalid_blocks`, `msg_blocks_too_long`): at most
-# 50 blocks, 3,000 characters of text per section, and about 13,000 characters in all. Long lists
-# are cut with a count of what was left out; names and reasons are shortened (HubSpot has them whole).
+# 50 blocks, 3,000 characters of text per section, 10 elements per context block, 40,000 characters
+# of text (https://docs.slack.dev/reference/block-kit/blocks/section-block,
+# https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks). Every message here
+# stays well inside them whatever HubSpot or a customer typed: long lists are cut with a count of
+# what was left out, and every name and reason is shortened (HubSpot and Stripe have them whole).
 MAX_LISTED = 40
 SECTION_TEXT_MAX = 3000
 MESSAGE_TEXT_MAX = 12_000
 NAME_MAX = 120
 DETAIL_MAX = 400
+MAX_FACTS = 10
 
 
 def escape(text: str) -> str:
@@ -29,8 +33,23 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def escape_within(text: str, limit: int) -> str:
+    """`text` escaped, shortened first as much as needed for its escaped form to fit in `limit`
+    characters (escaping lengthens it, and cutting after escaping could split an entity)."""
+    escaped = escape(text)
+    while len(escaped) > limit:
+        text = shorten(text, max(1, len(text) - (len(escaped) - limit)))
+        escaped = escape(text)
+    return escaped
+
+
+def name(text: str) -> str:
+    """A name from HubSpot or a customer as a message shows it: on one line, shortened."""
+    return shorten(one_line(text), NAME_MAX)
+
+
 def link(url: str, text: str) -> str:
-    return f"<{escape(url)}|{escape(shorten(one_line(text), NAME_MAX))}>"
+    return f"<{escape(url)}|{escape(name(text))}>"
 
 
 @dataclass(frozen=True)
@@ -44,6 +63,19 @@ class DealLine:
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _titled_section(heading: str, detail: str) -> dict[str, Any]:
+    """A section whose first line is `heading` (mrkdwn, already escaped) and whose rest is
+    `detail`, shortened so that the section stays within Slack's limit."""
+    return _section(f"{heading}\n{escape_within(detail, SECTION_TEXT_MAX - len(heading) - 1)}")
+
+
+def _context(*texts: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": escape_within(text, DETAIL_MAX)} for text in texts[:MAX_FACTS]],
+    }
 
 
 def _header(text: str) -> dict[str, Any]:
@@ -108,35 +140,26 @@ def run_summary(title: str, sections: Sequence[SummarySection], notices: Sequenc
 
 def alert(title: str, deal: DealLine, action: str) -> dict[str, Any]:
     """A problem on one deal, with what to do about it."""
-    text = f"⚠️ {title} : {deal.name}"
     return {
-        "text": escape(text),
+        "text": escape(f"⚠️ {title} : {name(deal.name)}"),
         "blocks": [
-            _section(f"⚠️ *{escape(title)}* : {link(deal.url, deal.name)}\n{escape(deal.detail)}"),
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(action)}]},
+            _titled_section(f"⚠️ *{escape(title)}* : {link(deal.url, deal.name)}", deal.detail),
+            _context(action),
         ],
     }
 
 
 def announcement(title: str, deal: DealLine, facts: Sequence[str]) -> dict[str, Any]:
     """Good news on one deal for the whole team (a proposal accepted), with a few facts."""
-    text = f"{title} : {deal.name}"
-    blocks: list[dict[str, Any]] = [
-        _section(f"🎉 *{escape(title)}* : {link(deal.url, deal.name)}\n{escape(deal.detail)}")
-    ]
+    blocks: list[dict[str, Any]] = [_titled_section(f"🎉 *{escape(title)}* : {link(deal.url, deal.name)}", deal.detail)]
     if facts:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(fact)} for fact in facts[:10]]}
-        )
-    return {"text": escape(text), "blocks": blocks}
+        blocks.append(_context(*facts))
+    return {"text": escape(f"{title} : {name(deal.name)}"), "blocks": blocks}
 
 
 def operations_alert(title: str, detail: str, action: str) -> dict[str, Any]:
     """A problem that concerns Propale itself rather than one deal (e.g. Stripe events lost)."""
     return {
         "text": escape(f"⚠️ {title}"),
-        "blocks": [
-            _section(f"⚠️ *{escape(title)}*\n{escape(detail)}"),
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": escape(action)}]},
-        ],
+        "blocks": [_titled_section(f"⚠️ *{escape(title)}*", detail), _context(action)],
     }

@@ -12,8 +12,10 @@ Callers import from `propale.ledger` only.
 from propale.ledger.records import (
     PROPOSAL_EMAIL,
     Acceptance,
+    CheckoutBusy,
     CheckoutSession,
     CheckoutStatus,
+    CheckoutStillOpen,
     Delivery,
     DeliveryStatus,
     LedgerError,
@@ -25,13 +27,15 @@ from propale.ledger.records import (
     delivery_key,
 )
 from propale.ledger.store import Ledger
-from propale.ledger.tokens import hash_token, new_token
+from propale.ledger.tokens import hash_token, new_token, seal_token, unseal_token
 
 __all__ = [
     "PROPOSAL_EMAIL",
     "Acceptance",
+    "CheckoutBusy",
     "CheckoutSession",
     "CheckoutStatus",
+    "CheckoutStillOpen",
     "Delivery",
     "DeliveryStatus",
     "Ledger",
@@ -44,4 +48,6 @@ __all__ = [
     "delivery_key",
     "hash_token",
     "new_token",
+    "seal_token",
+    "unseal_token",
 ]

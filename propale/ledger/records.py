@@ -45,14 +45,31 @@ class LedgerError(Exception):
 
 
 class ProposalAlreadyAccepted(LedgerError):
-    """The rep asked for a new proposal on a deal whose proposal the customer already accepted."""
+    """The rep asked for a new proposal on a deal whose proposal the customer already accepted and paid."""
 
     def __init__(self, number: str):
         super().__init__(
-            f"La proposition {number} a déjà été acceptée par le client : pour une nouvelle offre, "
+            f"La proposition {number} a déjà été acceptée et payée par le client : pour une nouvelle offre, "
             "créez une nouvelle transaction."
         )
         self.number = number
+
+
+class CheckoutStillOpen(LedgerError):
+    """An accepted proposal cannot be replaced while one of its Checkout Sessions may still be paid:
+    the caller expires them at Stripe first (see `propale.payment_window.close_open_sessions`)."""
+
+    def __init__(self, number: str):
+        super().__init__(f"proposal {number} still has an open Checkout Session")
+        self.number = number
+
+
+class CheckoutBusy(LedgerError):
+    """Another click (or a DAG closing the proposal) holds the proposal's checkout lock."""
+
+    def __init__(self, proposal_id: int):
+        super().__init__(f"the checkout of proposal {proposal_id} is busy")
+        self.proposal_id = proposal_id
 
 
 class ProposalNotAcceptable(LedgerError):

@@ -26,11 +26,22 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
-from propale.ledger.tables import UTCDateTime, metadata
+from propale.ledger.tables import UTCDateTime
 
 VERSION_TABLE = "propale_alembic_version"
-# What the release before migrations created with `metadata.create_all`.
+# What the release before migrations created with `metadata.create_all`: revision 0001, these tables.
 BASELINE_REVISION = "0001"
+PREVIOUS_RELEASE_TABLES = frozenset(
+    {
+        "propale_proposals",
+        "propale_proposal_numbers",
+        "propale_deliveries",
+        "propale_acceptances",
+        "propale_checkout_sessions",
+        "propale_stripe_events",
+        "propale_cursors",
+    }
+)
 SCRIPT_LOCATION = "propale:migrations"  # a package resource: no alembic.ini to ship or find
 TABLE_PREFIX = "propale_"
 # The previous release's create_all took this same lock, so an old and a new process also queue.
@@ -102,7 +113,7 @@ def _at_head(engine: Engine) -> bool:
 
 def _has_previous_release_tables(connection: Connection) -> bool:
     existing = set(inspect(connection).get_table_names())
-    ledger_tables = set(metadata.tables)
+    ledger_tables = PREVIOUS_RELEASE_TABLES
     if existing >= ledger_tables:
         return True
     if existing & ledger_tables:

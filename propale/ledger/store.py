@@ -10,8 +10,9 @@ How a proposal survives crashes and retries (the DAG's point of view):
 2. The caller builds the snapshot for that number (`stage_snapshot` may freeze it first, so that
    later tasks render exactly it), renders the PDF and email, then `attach_document` stores them
    together with the token's hash and one outbox row per side effect (email, HubSpot
-   write-back…) whose payload is the exact bytes to send. The token itself is never stored, except
-   inside those payloads, which are erased once delivered.
+   write-back…) whose payload is the exact bytes to send. The token itself is never stored in
+   clear, except inside those payloads, which are erased once delivered; the DAGs keep it sealed
+   with their key (`propale.ledger.tokens.seal_token`) to write the link again.
 3. For each pending delivery: `start_delivery`, send the payload, `complete_delivery`. A retry
    skips what is done and re-sends the identical payload (same Message-ID) for what is not, so the
    only possible duplicate is a crash between the SMTP server accepting and `complete_delivery`,
@@ -22,12 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,8 +40,10 @@ from propale.ledger.engine import create_ledger_engine
 from propale.ledger.records import (
     PROPOSAL_EMAIL,
     Acceptance,
+    CheckoutBusy,
     CheckoutSession,
     CheckoutStatus,
+    CheckoutStillOpen,
     Delivery,
     DeliveryStatus,
     LedgerError,
@@ -50,11 +56,14 @@ from propale.ledger.records import (
 from propale.ledger.schema import upgrade_schema
 from propale.ledger.tables import (
     AcceptanceRow,
+    CheckoutClaimRow,
     CheckoutSessionRow,
     CursorRow,
     DeliveryRow,
+    InstallationRow,
     NumberSequenceRow,
     ProposalRow,
+    RateLimitRow,
     StripeEventRow,
 )
 from propale.ledger.tokens import TOKEN_SHAPE, hash_token
@@ -71,11 +80,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# How long a click waits for another one on the same proposal (opening a Checkout Session takes a
+# few Stripe calls) before the customer is told a payment is already in progress.
+CHECKOUT_CLAIM_WAIT_S = 20.0
+# SQLite's claim outlives a holder that crashed: past the lease, the next click takes it over. It
+# must exceed what the Stripe calls under the claim can take with the client's retries.
+CHECKOUT_CLAIM_LEASE = timedelta(minutes=5)
+_CLAIM_POLL_S = 0.1
+
+
+def _advisory_lock_id(name: str) -> int:
+    """A PostgreSQL advisory lock's 64-bit key for `name`."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
 class Ledger:
     """Propale's ledger on one database; brings its schema to the latest migration when it opens."""
 
     def __init__(self, url: str):
         self._engine = create_ledger_engine(url)
+        self._installation_id: str | None = None
         # Production has already run them (`propale db upgrade`): then this is one cheap read.
         upgrade_schema(self._engine)
 
@@ -131,9 +155,7 @@ class Ledger:
         see the first one's version only after deciding to draft its own. SQLite's BEGIN IMMEDIATE
         already serialises all writers."""
         if self._engine.dialect.name == "postgresql":
-            lock_id = int.from_bytes(
-                hashlib.sha256(f"propale-deal:{deal_id}".encode()).digest()[:8], "big", signed=True
-            )
+            lock_id = _advisory_lock_id(f"propale-deal:{deal_id}")
             session.execute(text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id})
 
     def _issue(
@@ -156,7 +178,16 @@ class Ledger:
             if current.request_key == request_key:
                 return current
             if current.status == ProposalStatus.ACCEPTED:
-                raise ProposalAlreadyAccepted(current.number)
+                # Accepted but unpaid, it may be replaced once none of its sessions can be paid any more.
+                statuses = set(
+                    session.scalars(
+                        select(CheckoutSessionRow.status).where(CheckoutSessionRow.proposal_id == current.id)
+                    )
+                )
+                if current.paid_session_id is not None or CheckoutStatus.COMPLETE in statuses:
+                    raise ProposalAlreadyAccepted(current.number)
+                if CheckoutStatus.OPEN in statuses:
+                    raise CheckoutStillOpen(current.number)
             if (
                 current.status == ProposalStatus.DRAFT
                 and current.source_fingerprint == source_fingerprint
@@ -234,6 +265,7 @@ class Ledger:
         snapshot: ProposalSnapshot,
         pdf: bytes,
         token: str,
+        token_sealed: str | None = None,
         deliveries: Sequence[NewDelivery] = (),
     ) -> Proposal:
         """Store a draft's PDF and token hash with the side effects to perform, atomically.
@@ -253,6 +285,7 @@ class Ledger:
             row.pdf = pdf
             row.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
             row.token_hash = hash_token(token)
+            row.token_sealed = token_sealed
             now = _now()
             for delivery in deliveries:
                 session.add(
@@ -321,6 +354,21 @@ class Ledger:
                 return None
             return Proposal._of(row)
 
+    def sealed_token(self, proposal_id: int) -> str | None:
+        """The proposal's link token as `attach_document` or `replace_token` sealed it (None for a
+        proposal issued before links were sealed: its token is derived, see `propale.sending`)."""
+        with self._transaction() as session:
+            return session.scalar(select(ProposalRow.token_sealed).where(ProposalRow.id == proposal_id))
+
+    def replace_token(self, proposal_id: int, token: str, token_sealed: str) -> None:
+        """Give a proposal a new link: the old one leads nowhere from now on, the others are untouched."""
+        with self._transaction(write=True) as session:
+            row = session.get(ProposalRow, proposal_id, with_for_update=True)
+            if row is None or row.token_hash is None:
+                raise LedgerError(f"no proposal with a link has id {proposal_id}")
+            row.token_hash = hash_token(token)
+            row.token_sealed = token_sealed
+
     def proposal_pdf(self, proposal_id: int) -> bytes | None:
         with self._transaction() as session:
             return session.scalar(select(ProposalRow.pdf).where(ProposalRow.id == proposal_id))
@@ -379,16 +427,30 @@ class Ledger:
                 query = query.where(DeliveryRow.proposal_id == proposal_id)
             return [Delivery._of(row) for row in session.scalars(query.order_by(DeliveryRow.id))]
 
-    def start_delivery(self, key: str) -> Delivery:
-        """Record an attempt before performing it, so operators can tell a delivery that may have happened."""
+    def start_delivery(self, key: str, attempt: int = 1) -> Delivery | None:
+        """Claim attempt number `attempt` of a pending delivery, recorded before it is performed so
+        that operators can tell a delivery that may have happened; None when the delivery is no
+        longer as the caller read it (another attempt claimed it first, or it is done or cancelled).
+
+        A compare-and-set: the update applies only to the row still pending with `attempt - 1`
+        attempts, so of two attempts (a zombie task and its retry, two processes) that read the same
+        row, exactly one claims it, on SQLite and PostgreSQL alike.
+        """
         with self._transaction(write=True) as session:
-            row = self._delivery_row(session, key)
-            if row.status == DeliveryStatus.PENDING:
-                row.attempts += 1
-                row.started_at = _now()
+            claim = (
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.key == key,
+                    DeliveryRow.status == DeliveryStatus.PENDING,
+                    DeliveryRow.attempts == attempt - 1,
+                )
                 # Until `complete_delivery` or `fail_delivery`, this attempt's outcome is unknown.
-                row.last_error = None
-            return Delivery._of(row)
+                .values(attempts=attempt, started_at=_now(), last_error=None)
+                .execution_options(synchronize_session=False)
+            )
+            claimed = cast("CursorResult[Any]", session.execute(claim)).rowcount == 1
+            row = self._delivery_row(session, key)
+            return Delivery._of(row) if claimed else None
 
     def complete_delivery(self, key: str) -> Delivery:
         """Mark done and erase the payload; a proposal email being done makes the proposal sent."""
@@ -550,18 +612,138 @@ class Ledger:
             session.flush()
             return CheckoutSession._of(row)
 
+    @staticmethod
+    def _checkout_row_for_update(session: Session, stripe_session_id: str) -> CheckoutSessionRow | None:
+        return session.scalars(
+            select(CheckoutSessionRow)
+            .where(CheckoutSessionRow.stripe_session_id == stripe_session_id)
+            .with_for_update()
+        ).first()
+
     def set_checkout_session_status(self, stripe_session_id: str, status: CheckoutStatus) -> CheckoutSession | None:
         with self._transaction(write=True) as session:
-            row = session.scalars(
-                select(CheckoutSessionRow)
-                .where(CheckoutSessionRow.stripe_session_id == stripe_session_id)
-                .with_for_update()
-            ).first()
+            row = self._checkout_row_for_update(session, stripe_session_id)
             if row is None:
                 return None
             row.status = status
             session.flush()
             return CheckoutSession._of(row)
+
+    @contextmanager
+    def checkout_claim(self, proposal_id: int, *, wait_s: float = CHECKOUT_CLAIM_WAIT_S) -> Iterator[None]:
+        """Hold the proposal's checkout lock while Stripe is asked to open or close its sessions, so
+        that at most one of them is open whichever process or thread clicks; raises `CheckoutBusy`
+        after waiting `wait_s` seconds for another holder.
+
+        PostgreSQL: a transaction-level advisory lock on a connection of its own, released at the end
+        of the block, or by the server when the holder's process dies. SQLite: BEGIN IMMEDIATE would
+        serialise clicks too, but held across Stripe calls it would stop every other writer of the
+        ledger (the DAGs' outbox, clicks on other proposals) for seconds, past their busy timeout.
+        A claim row per proposal, taken by compare-and-set with a lease, holds up only this
+        proposal, and the claim of a holder that crashed lapses with its lease.
+        """
+        deadline = time.monotonic() + wait_s
+        if self._engine.dialect.name == "postgresql":
+            lock_id = _advisory_lock_id(f"propale-checkout:{proposal_id}")
+            with self._engine.connect() as connection, connection.begin():
+                try_lock = text("SELECT pg_try_advisory_xact_lock(:lock_id)")
+                while not connection.execute(try_lock, {"lock_id": lock_id}).scalar():
+                    self._wait_for_claim(proposal_id, deadline)
+                yield
+            return
+        holder = uuid.uuid4().hex
+        while not self._claim(proposal_id, holder):
+            self._wait_for_claim(proposal_id, deadline)
+        try:
+            yield
+        finally:
+            with self._transaction(write=True) as session:
+                session.execute(
+                    delete(CheckoutClaimRow).where(
+                        CheckoutClaimRow.proposal_id == proposal_id, CheckoutClaimRow.holder == holder
+                    )
+                )
+
+    def _claim(self, proposal_id: int, holder: str) -> bool:
+        """Compare-and-set: take the proposal's claim if nobody holds it or its lease has run out."""
+        now = _now()
+        table = CheckoutClaimRow.__table__
+        statement = (
+            self._insert()(table)
+            .values(proposal_id=proposal_id, holder=holder, expires_at=now + CHECKOUT_CLAIM_LEASE)
+            .on_conflict_do_update(
+                index_elements=[table.c.proposal_id],
+                set_={"holder": holder, "expires_at": now + CHECKOUT_CLAIM_LEASE},
+                where=table.c.expires_at <= now,
+            )
+        )
+        with self._transaction(write=True) as session:
+            return cast("CursorResult[Any]", session.execute(statement)).rowcount == 1
+
+    @staticmethod
+    def _wait_for_claim(proposal_id: int, deadline: float) -> None:
+        if time.monotonic() >= deadline:
+            raise CheckoutBusy(proposal_id)
+        time.sleep(_CLAIM_POLL_S)
+
+    def record_payment(self, stripe_session_id: str) -> str | None:
+        """Record a session Stripe says is complete. Returns the proposal's payment: the session
+        recorded first as paid (this one, unless another was), or None for a session not recorded."""
+        with self._transaction(write=True) as session:
+            row = self._checkout_row_for_update(session, stripe_session_id)
+            if row is None:
+                return None
+            row.status = CheckoutStatus.COMPLETE
+            proposal = session.get(ProposalRow, row.proposal_id, with_for_update=True)
+            assert proposal is not None  # a foreign key
+            if proposal.paid_session_id is None:
+                proposal.paid_session_id = stripe_session_id
+            session.flush()
+            return proposal.paid_session_id
+
+    def payment_of_record(self, proposal_id: int) -> str | None:
+        """The Checkout Session recorded first as the proposal's payment, if any."""
+        with self._transaction() as session:
+            return session.scalar(select(ProposalRow.paid_session_id).where(ProposalRow.id == proposal_id))
+
+    def awaiting_payment(self, accepted_before: datetime) -> list[tuple[Proposal, Acceptance]]:
+        """Proposals accepted before `accepted_before` and still unpaid, oldest acceptance first."""
+        with self._transaction() as session:
+            rows = session.execute(
+                select(ProposalRow, AcceptanceRow)
+                .join(AcceptanceRow, AcceptanceRow.proposal_id == ProposalRow.id)
+                .where(
+                    ProposalRow.status == ProposalStatus.ACCEPTED,
+                    ProposalRow.paid_session_id.is_(None),
+                    AcceptanceRow.accepted_at < accepted_before,
+                )
+                .order_by(AcceptanceRow.accepted_at)
+            ).all()
+            return [(Proposal._of(proposal), Acceptance._of(acceptance)) for proposal, acceptance in rows]
+
+    def close_payment_window(self, proposal_id: int, deliveries: Sequence[NewDelivery] = ()) -> bool:
+        """Mark an accepted, unpaid proposal expired, with the deliveries telling the team, atomically.
+
+        Only when none of its sessions is open or paid (the caller has expired them at Stripe under
+        `checkout_claim`); False, and nothing queued, otherwise or when it was closed already.
+        """
+        with self._transaction(write=True) as session:
+            row = session.get(ProposalRow, proposal_id, with_for_update=True)
+            if row is None or row.status != ProposalStatus.ACCEPTED or row.paid_session_id is not None:
+                return False
+            live = session.scalar(
+                select(func.count())
+                .select_from(CheckoutSessionRow)
+                .where(
+                    CheckoutSessionRow.proposal_id == proposal_id,
+                    CheckoutSessionRow.status.in_([CheckoutStatus.OPEN, CheckoutStatus.COMPLETE]),
+                )
+            )
+            if live:
+                return False
+            row.status = ProposalStatus.EXPIRED
+            self._queue(session, deliveries)
+            return True
 
     # --- Stripe events and cursors --------------------------------------------------------------
 
@@ -583,22 +765,26 @@ class Ledger:
         with self._transaction(write=True) as session:
             if cast("CursorResult[Any]", session.execute(statement)).rowcount != 1:
                 return False
-            now = _now()
-            for delivery in deliveries:
-                session.execute(
-                    insert(DeliveryRow.__table__)
-                    .values(
-                        key=delivery.key,
-                        kind=delivery.kind,
-                        proposal_id=delivery.proposal_id,
-                        status=DeliveryStatus.PENDING,
-                        payload=delivery.payload,
-                        attempts=0,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["key"])
-                )
+            self._queue(session, deliveries)
             return True
+
+    def _queue(self, session: Session, deliveries: Sequence[NewDelivery]) -> None:
+        """Store deliveries pending; one whose key exists already is left as it is."""
+        now = _now()
+        for delivery in deliveries:
+            session.execute(
+                self._insert()(DeliveryRow.__table__)
+                .values(
+                    key=delivery.key,
+                    kind=delivery.kind,
+                    proposal_id=delivery.proposal_id,
+                    status=DeliveryStatus.PENDING,
+                    payload=delivery.payload,
+                    attempts=0,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
 
     def _insert(self) -> Any:
         if self._engine.dialect.name == "postgresql":
@@ -641,3 +827,46 @@ class Ledger:
             else:
                 row.value = value
                 row.updated_at = _now()
+
+    # --- the installation -----------------------------------------------------------------------
+
+    def installation_id(self) -> str:
+        """This ledger's installation id, made the first time it is asked for and kept.
+
+        Propale's Stripe idempotency keys carry it (`propale.billing`): two installations, or a
+        ledger started afresh, never collide in one Stripe account. After restoring a backup,
+        deleting its row (docs/deployment.md) makes a new one, so that the keys of what the restored
+        ledger redoes cannot meet the keys Stripe remembers from after the backup.
+        """
+        if self._installation_id is None:
+            table = InstallationRow.__table__
+            with self._transaction(write=True) as session:
+                session.execute(
+                    self._insert()(table)
+                    .values(singleton=1, installation_id=secrets.token_hex(8), created_at=_now())
+                    .on_conflict_do_nothing(index_elements=[table.c.singleton])
+                )
+                self._installation_id = session.scalars(select(InstallationRow.installation_id)).one()
+        return self._installation_id
+
+    # --- the customer page's rate limit -----------------------------------------------------------
+
+    def count_request(self, client: str, *, now: datetime, window: timedelta) -> tuple[int, datetime]:
+        """Count one request of `client` in its current window, a new one when the last is over.
+
+        Returns the requests counted in the window, this one included, and when the window started.
+        The windows that are over are deleted first, then one upsert counts: the page's processes
+        sharing the ledger never lose a request (PostgreSQL locks the client's row until commit,
+        SQLite's writers take turns).
+        """
+        table = RateLimitRow.__table__
+        statement = (
+            self._insert()(table)
+            .values(client=client, window_started_at=now, requests=1)
+            .on_conflict_do_update(index_elements=[table.c.client], set_={"requests": table.c.requests + 1})
+            .returning(table.c.requests, table.c.window_started_at)
+        )
+        with self._transaction(write=True) as session:
+            session.execute(delete(RateLimitRow).where(RateLimitRow.window_started_at <= now - window))
+            requests, window_started_at = session.execute(statement).one()
+            return int(requests), window_started_at

@@ -68,11 +68,17 @@ class ProposalRow(Base):
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    # The link's token encrypted with propale_secret_key, which only the DAGs hold: they can write the
+    # link again (HubSpot, the rep's emails), the customer page and a stolen ledger cannot.
+    token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[date] = mapped_column(Date)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The Checkout Session recorded first as paid: the proposal's payment. Set once (compare-and-set),
+    # so that a second payment that completes anyway is reported, never taken for this one.
+    paid_session_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class NumberSequenceRow(Base):
@@ -136,6 +142,17 @@ class CheckoutSessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CheckoutClaimRow(Base):
+    """SQLite's per-proposal checkout lock: a row claimed by compare-and-set, with a lease (see
+    `Ledger.checkout_claim`; PostgreSQL uses an advisory lock instead)."""
+
+    __tablename__ = "propale_checkout_claims"
+
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("propale_proposals.id"), primary_key=True, autoincrement=False)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class StripeEventRow(Base):
     __tablename__ = "propale_stripe_events"
 
@@ -150,6 +167,26 @@ class CursorRow(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class InstallationRow(Base):
+    """This ledger's installation id: one row, made once (see `Ledger.installation_id`)."""
+
+    __tablename__ = "propale_installation"
+
+    singleton: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    installation_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RateLimitRow(Base):
+    """The customer page's POST counter per client (a hash of its address), shared by its processes."""
+
+    __tablename__ = "propale_rate_limits"
+
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    requests: Mapped[int] = mapped_column(Integer)
 
 
 metadata = Base.metadata

@@ -5,10 +5,12 @@
    properties, notes, emails with their PDFs, Slack messages: `handling`), and record the event as
    processed together with those effects as pending deliveries, in one ledger transaction (a
    transactional outbox).
-2. `write_to_stripe` (`delivering`): set the end of each new subscription's commitment (`cancel_at`).
-3. `send_emails`: send pending emails, each at most once.
-4. `write_to_hubspot`: deal properties in batch (merged per deal, in event order), then notes.
-5. `post_to_slack`: Slack messages, last.
+2. `close_overdue_payment_windows` (`overdue`): close the payment pages of proposals accepted but
+   left unpaid past `propale_payment_window_days`, and queue what tells the rep and the team.
+3. `write_to_stripe` (`delivering`): set the end of each new subscription's commitment (`cancel_at`).
+4. `send_emails`: send pending emails, each at most once.
+5. `write_to_hubspot`: deal properties in batch (merged per deal, in event order), then notes.
+6. `post_to_slack`: Slack messages, last (`webhook_poster` tells Slack's refusals from its outages).
 
 A crash or retry anywhere is safe: an event is either recorded with all its effects or not at
 all (then it is listed again, its id not being recorded), and each effect is delivered from the
@@ -18,8 +20,9 @@ again. For HubSpot notes and Slack messages, a duplicate is the lesser harm: the
 repeat them.
 """
 
-from propale.syncing.delivering import post_to_slack, send_emails, write_to_hubspot, write_to_stripe
+from propale.syncing.delivering import post_to_slack, send_emails, webhook_poster, write_to_hubspot, write_to_stripe
 from propale.syncing.handling import DEAL_NOTE, DEAL_UPDATE, EMAIL, SLACK, SUBSCRIPTION_TERM, BadData, headline
+from propale.syncing.overdue import close_overdue_payment_windows
 from propale.syncing.reading import CURSOR, EVENT_TYPES, ReadReport, download_pdf, list_events, read_events
 
 __all__ = [
@@ -32,12 +35,14 @@ __all__ = [
     "SUBSCRIPTION_TERM",
     "BadData",
     "ReadReport",
+    "close_overdue_payment_windows",
     "download_pdf",
     "headline",
     "list_events",
     "post_to_slack",
     "read_events",
     "send_emails",
+    "webhook_poster",
     "write_to_hubspot",
     "write_to_stripe",
 ]

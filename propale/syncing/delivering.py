@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import stripe
+from slack_sdk.webhook import WebhookClient
 
 from propale import outbox
 from propale.billing import StripeBilling
@@ -34,12 +35,14 @@ def write_to_stripe(client: stripe.StripeClient, ledger: Ledger) -> int:
     Setting it again is harmless (same value, same idempotency key). A subscription Stripe refuses
     to change (canceled meanwhile, deleted) is given up, and the team is told to check it by hand.
     """
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, ledger.installation_id())
 
     def perform(delivery: Delivery) -> None:
         data = json.loads(delivery.payload or b"{}")
         try:
-            billing.end_subscription_at(data["subscription_id"], data["cancel_at"], data["idempotency_key"])
+            billing.end_subscription_at(
+                data["subscription_id"], data["cancel_at"], number=data["number"], version=data["version"]
+            )
         except stripe.InvalidRequestError as error:
             raise outbox.Refused(error.user_message or str(error)) from error
 
@@ -85,8 +88,9 @@ def send_emails(ledger: Ledger, send_email: outbox.EmailSender) -> dict[str, int
         else:
             message = operations_alert(
                 "E-mail refusé",
-                f"Le serveur de messagerie a refusé le destinataire de l'e-mail « {subject} ».",
-                "Corrigez l'adresse e-mail dans HubSpot et prévenez la personne concernée.",
+                f"Le serveur de messagerie a refusé définitivement l’e-mail « {subject} » "
+                f"({delivery_reason(ledger, delivery)}) : il ne sera pas renvoyé, les e-mails suivants sont partis.",
+                "Vérifiez l’adresse e-mail dans HubSpot et prévenez la personne concernée.",
             )
         queue_slack(ledger, f"{outcome}:{delivery.key}", message)
 
@@ -138,17 +142,21 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
         )
         log.warning("Deal %s no longer exists in HubSpot: its updates and notes are dropped, the team is told", deal_id)
     skip = missing | unreadable
+    # Only what this attempt claims is written: another attempt running at the same time writes the rest.
+    claimed = {d.key for d in outbox.claim_batch(ledger, [d for d, data in updates if data["deal_id"] not in skip])}
     merged: dict[str, dict[str, str]] = {}
-    for _, data in updates:
-        if data["deal_id"] not in skip:
+    for delivery, data in updates:
+        if delivery.key in claimed:
             merged.setdefault(data["deal_id"], {}).update(data["properties"])
     refused = gateway.update_deals(merged) if merged else {}
-    written = [(d, data["deal_id"]) for d, data in updates if data["deal_id"] in merged]
+    written = [(d, data["deal_id"]) for d, data in updates if d.key in claimed]
     outbox.record_batch(
         ledger, [d.key for d, _ in written], {d.key: refused[deal].reason for d, deal in written if deal in refused}
     )
     # A note comes after its deal's update (a payment's note after its status): both wait together.
-    to_note = [(d, data) for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in refused]
+    ready = [d for d, data in notes if data["deal_id"] not in skip and data["deal_id"] not in refused]
+    claimed_notes = {d.key for d in outbox.claim_batch(ledger, ready)}
+    to_note = [(d, data) for d, data in notes if d.key in claimed_notes]
     refused_notes = (
         gateway.create_notes(
             [NoteRequest(deal_id=data["deal_id"], body_html=data["body_html"], key=d.key) for d, data in to_note],
@@ -176,11 +184,69 @@ def write_to_hubspot(gateway: HubSpotGateway, ledger: Ledger, now: datetime) -> 
     return {"deals": len(merged), "notes": len(to_note), "missing": len(missing)}
 
 
+def delivery_reason(ledger: Ledger, delivery: Delivery) -> str:
+    """Why the receiver refused a delivery, as recorded (a code, never an address or a token)."""
+    recorded = ledger.delivery(delivery.key)
+    return (recorded.last_error if recorded else None) or "raison inconnue"
+
+
+# What Slack answers a message it will never take, whatever the retry: 400 (invalid_payload,
+# invalid_blocks, no_text…) and 413. 403, 404 and 410 mean the webhook or its channel is revoked or
+# archived: every message would be refused alike, so they are kept for when it is fixed, like a 429
+# or a 5xx. https://docs.slack.dev/messaging/sending-messages-using-incoming-webhooks#handling_errors
+SLACK_REFUSALS = frozenset({400, 413})
+# The key of a message that tells of a refused one (see `queue_slack`): it is never told of in turn.
+REFUSED_SLACK_PREFIX = f"{SLACK}:{outbox.Outcome.REFUSED}:{SLACK}:"
+
+
+class SlackUnavailable(Exception):
+    """Slack did not take a message this time (rate limit, outage, revoked webhook): retried later."""
+
+
+def webhook_poster(client: WebhookClient) -> SlackPoster:
+    """Posts through Slack's own webhook client (the Airflow hook's `client`), telling a message
+    Slack refuses for good (`outbox.Refused`) from one it could take later (`SlackUnavailable`)."""
+
+    def post(message: dict[str, Any]) -> None:
+        response = client.send_dict(message)
+        if response.status_code == 200:
+            return
+        answer = f"Slack {response.status_code} {str(response.body)[:80]}".strip()
+        if response.status_code in SLACK_REFUSALS:
+            raise outbox.Refused(answer)
+        raise SlackUnavailable(answer)
+
+    return post
+
+
 def post_to_slack(ledger: Ledger, post: SlackPoster) -> int:
-    """Post pending Slack messages in the order they were queued; returns how many were posted."""
-    tally = outbox.deliver_pending(
-        ledger, SLACK, lambda delivery: post(json.loads(delivery.payload or b"{}")), at_most_once=False
-    )
+    """Post pending Slack messages in the order they were queued; returns how many were posted.
+
+    A message Slack refuses for good is dropped, and the team is told in a short message of its own,
+    posted in the same run: the messages queued after it (payment failures…) still go out.
+    """
+
+    def tell(delivery: Delivery, outcome: outbox.Outcome) -> None:
+        if delivery.key.startswith(REFUSED_SLACK_PREFIX):
+            return  # the alert about a refused message was refused too: the log line is all there is
+        dropped = str(json.loads(delivery.payload or b"{}").get("text") or delivery.key)
+        queue_slack(
+            ledger,
+            f"{outcome}:{delivery.key}",
+            operations_alert(
+                "Message Slack refusé",
+                f"Slack a refusé un message de Propale ({delivery_reason(ledger, delivery)}) : « {dropped} ». "
+                "Il ne sera pas renvoyé ; les messages suivants sont partis.",
+                "Consultez la transaction concernée dans HubSpot et le journal de la tâche post_to_slack.",
+            ),
+        )
+
+    def perform(delivery: Delivery) -> None:
+        post(json.loads(delivery.payload or b"{}"))
+
+    tally = outbox.deliver_pending(ledger, SLACK, perform, at_most_once=False, tell=tell)
+    if tally[outbox.Outcome.REFUSED]:
+        tally += outbox.deliver_pending(ledger, SLACK, perform, at_most_once=False, tell=tell)
     posted = tally[outbox.Outcome.DONE]
-    log.info("Slack: %d message(s) posted", posted)
+    log.info("Slack: %d message(s) posted, %d refused for good", posted, tally[outbox.Outcome.REFUSED])
     return posted

@@ -23,12 +23,12 @@ from markupsafe import escape
 
 from propale.crm import STATUS, Status, hubspot_datetime
 from propale.emails import build_invoice_email, build_team_email
-from propale.ledger import CheckoutStatus, Ledger, NewDelivery, Proposal
+from propale.ledger import CheckoutStatus, Ledger, NewDelivery, Proposal, ProposalStatus
 from propale.money import charged_amount, format_amount
 from propale.proposals import PAYMENT_METHOD_LABELS, TIMEZONE, ProposalSnapshot
 from propale.receipts import Receipt, payment_method_label, render_receipt_pdf
 from propale.rendering import format_long_date
-from propale.sending import proposal_token
+from propale.sending import proposal_link
 from propale.settings import Settings
 from propale.slack_messages import DealLine, alert, announcement, operations_alert
 
@@ -109,7 +109,8 @@ class Effects:
                 {
                     "subscription_id": subscription_id,
                     "cancel_at": cancel_at,
-                    "idempotency_key": f"propale:term:{target.number}:{target.proposal.version}",
+                    "number": target.number,
+                    "version": target.proposal.version,
                     "deal_name": target.snapshot.deal_name,
                     "deal_url": deal_url,
                 }
@@ -264,7 +265,10 @@ class Handler:
                 "Stripe event %s: session %s is %s, not complete", event["id"], session["id"], session["status"]
             )
             return None
-        self.ledger.set_checkout_session_status(session["id"], CheckoutStatus.COMPLETE)
+        payment_of_record = self.ledger.record_payment(session["id"])
+        if payment_of_record != session["id"]:
+            # Paid twice (a session opened before a crash, say): the first payment stays the deal's.
+            return self._second_payment(event, target, session, payment_of_record)
         snapshot, fx = target.snapshot, Effects(event, target)
         acceptance = self.ledger.acceptance(target.proposal.id)
         method = _session_method(session)
@@ -332,6 +336,51 @@ class Handler:
             fx.subscription_term(
                 subscription.id, int(snapshot.term.end(start).timestamp()), self.deal_url(target.deal_id)
             )
+        return fx.items
+
+    def _second_payment(
+        self, event: dict[str, Any], target: _Target, session: dict[str, Any], first_id: str | None
+    ) -> list[NewDelivery]:
+        """A second Checkout Session of the proposal was paid: nothing is written to the deal (its ids
+        are the first payment's); the rep and the team are told about both, and how to refund one."""
+        assert first_id is not None  # `_checkout_target` found this session in the ledger
+        first = self.client.v1.checkout.sessions.retrieve(first_id).to_dict()
+        fx, customer = Effects(event, target), target.snapshot.customer.display_name
+        # (label, what it is, its page in Stripe's Dashboard) for each payment, the first one first.
+        payments = [(label, *_payment_line(label, paid)) for label, paid in (("Premier", first), ("Second", session))]
+        detail = (
+            f"{customer} a payé deux fois la proposition {target.number}. Seul le premier paiement est reporté "
+            "sur la transaction dans HubSpot."
+        )
+        action = (
+            "Remboursez le second paiement depuis sa page dans le tableau de bord Stripe (bouton « Rembourser ») ; "
+            "s’il s’agit d’un abonnement, annulez aussi cet abonnement en double pour qu’il ne soit plus facturé. "
+            "Prévenez ensuite le client."
+        )
+        once = f"second-payment:{session['id']}"
+        fx.email(
+            self._team_email(
+                target,
+                event,
+                subject=f"Proposition {target.number} payée deux fois par {customer} : un paiement à rembourser",
+                title="Proposition payée deux fois",
+                paragraphs=[detail, *(text for _, text, _ in payments), action],
+                links=[
+                    *((f"{label} paiement dans Stripe", url) for label, _, url in payments),
+                    ("Voir la transaction dans HubSpot", self.deal_url(target.deal_id)),
+                ],
+            ),
+            key=once,
+        )
+        fx.slack(
+            alert(
+                "Proposition payée deux fois",
+                self._deal_line(target, " ".join([detail, *(f"{text} {url}" for _, text, url in payments)])),
+                action,
+            ),
+            key=once,
+        )
+        log.warning("Proposal %s paid twice: %s, then %s", target.number, first_id, session["id"])
         return fx.items
 
     def _check_amount(self, event: dict[str, Any], target: _Target, session: dict[str, Any], fx: Effects) -> None:
@@ -451,15 +500,17 @@ class Handler:
         if acceptance is None:
             log.info("Stripe event %s: %s was never accepted, nothing to tell", event["id"], target.number)
             return None
+        if target.proposal.status != ProposalStatus.ACCEPTED:
+            # Re-proposed, or its payment window closed: Propale expired the session, and the rep knows.
+            log.info("Stripe event %s: %s is %s, nothing to tell", event["id"], target.number, target.proposal.status)
+            return None
         if self._paid_or_payable_elsewhere(session, target.number):
             # The customer switched payment method (the page expires the other session) or paid.
             log.info("Stripe event %s: another session of %s is open or paid", event["id"], target.number)
             return None
         snapshot, fx = target.snapshot, Effects(event, target)
         customer = snapshot.customer.display_name
-        url = self.settings.proposal_url(
-            proposal_token(self.settings.secret_key, target.number, target.proposal.version)
-        )
+        url = proposal_link(self.ledger, self.settings, target.proposal)
         detail = (
             f"{customer} a accepté la proposition {target.number} le {format_long_date(acceptance.accepted_at)} "
             "mais n'a pas terminé le paiement : la page de paiement Stripe a expiré."
@@ -571,7 +622,9 @@ class Handler:
             "<p>La facture et le reçu ont été envoyés au client par e-mail.</p>"
         )
         properties = {"propale_error": ""}
-        if not (invoice.get("parent") or {}).get("subscription_details"):
+        # The deal keeps the invoice of its payment of record, not that of a second payment.
+        first_payment = self.ledger.payment_of_record(target.proposal.id) in (None, session_id)
+        if first_payment and not (invoice.get("parent") or {}).get("subscription_details"):
             properties["stripe_invoice_id"] = invoice["id"]
         fx.deal_update(properties)
         return fx.items
@@ -740,6 +793,21 @@ def headline(snapshot: ProposalSnapshot) -> str:
             f"{format_amount(snapshot.one_off.net, snapshot.currency)} HT" + (" de frais ponctuels" if parts else "")
         )
     return " + ".join(parts)
+
+
+def _payment_line(label: str, session: dict[str, Any]) -> tuple[str, str]:
+    """One payment of a proposal paid twice: what it is, and its page in Stripe's Dashboard, where
+    it can be refunded (https://docs.stripe.com/refunds#issuing)."""
+    amount = format_amount(session.get("amount_total") or 0, session.get("currency") or "eur")
+    dashboard = "https://dashboard.stripe.com/" + ("" if session.get("livemode") else "test/")
+    if session.get("subscription"):
+        url = f"{dashboard}subscriptions/{session['subscription']}"
+    elif session.get("payment_intent"):
+        url = f"{dashboard}payments/{session['payment_intent']}"
+    else:
+        url = f"{dashboard}customers/{session.get('customer') or ''}"
+    method = PAYMENT_METHOD_LABELS.get(_session_method(session), _session_method(session))
+    return f"{label} paiement : {amount} TTC par {method}, session Stripe {session['id']}.", url
 
 
 def _session_method(session: dict[str, Any]) -> str:

@@ -3,11 +3,12 @@
 Kept apart from HTTP so that the rules read in one place:
 - only a sent, unexpired proposal can be accepted; the acceptance is recorded once, with the
   proposal's number, version and PDF hash, before anything is asked of Stripe;
-- an accepted proposal that is not paid yet can be paid (the customer may come back later,
-  or choose another method); once a session is paid, no other one is opened;
-- one open Checkout Session per proposal version and method: a second click reuses it, a session
-  Stripe has expired is replaced, and opening one method's session closes the other's, so that
-  a customer with two tabs cannot pay twice;
+- an accepted proposal that is not paid yet can be paid during its payment window (the customer may
+  come back later, or choose another method); once a session is paid, no other one is opened;
+- one open Checkout Session per proposal: the Stripe calls run under the proposal's checkout lock
+  in the ledger (`Ledger.checkout_claim`), held across processes; a second click reuses the open
+  session, a session Stripe has expired is replaced, and opening one method's session closes the
+  other's, so that a customer with two tabs, or two clicks reaching two servers, cannot pay twice;
 - amounts come from the frozen snapshot only (see `StripeBilling`).
 """
 
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import enum
 import logging
-import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from propale.billing import CheckoutRequest
-from propale.ledger import CheckoutSession, CheckoutStatus, Proposal, ProposalNotAcceptable, ProposalStatus
+from propale.ledger import CheckoutBusy, CheckoutStatus, Proposal, ProposalNotAcceptable, ProposalStatus
+from propale.payment_window import payment_due, settle
 from propale.proposals import ProposalSnapshot
 from propale.settings import Settings
 from propale.web.services import Services
@@ -41,14 +41,20 @@ class State(enum.StrEnum):
     EXPIRED = "expired"
     REPLACED = "replaced"
     UNAVAILABLE = "unavailable"  # issued but not sent yet (its email is being sent)
+    IN_PROGRESS = "in_progress"  # another click is opening or closing a payment for it right now
 
 
 def state_of(services: Services, proposal: Proposal, now: datetime) -> State:
     if proposal.status == ProposalStatus.REPLACED:
         return State.REPLACED
     if proposal.status == ProposalStatus.ACCEPTED:
-        paid = any(s.status == CheckoutStatus.COMPLETE for s in services.ledger.checkout_sessions(proposal.id))
-        return State.PAID if paid else State.ACCEPTED
+        if any(s.status == CheckoutStatus.COMPLETE for s in services.ledger.checkout_sessions(proposal.id)):
+            return State.PAID
+        acceptance = services.ledger.acceptance(proposal.id)
+        if acceptance is not None and now >= payment_due(acceptance.accepted_at, services.settings):
+            # Past its payment window: the sync closes it (propale.syncing.overdue) on its next run.
+            return State.EXPIRED
+        return State.ACCEPTED
     if proposal.is_expired(now):
         return State.EXPIRED
     if proposal.status != ProposalStatus.SENT or proposal.snapshot is None:
@@ -66,17 +72,6 @@ class Refused:
 @dataclass(frozen=True)
 class Redirect:
     url: str
-
-
-_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
-_locks_guard = threading.Lock()
-
-
-def _lock(proposal_id: int) -> threading.Lock:
-    """Serialises clicks on one proposal within this process (other processes rely on the
-    idempotency keys and the ledger's one-open-session constraint)."""
-    with _locks_guard:
-        return _locks[proposal_id]
 
 
 def accept(
@@ -108,8 +103,18 @@ def accept(
             # Replaced or expired between the page and the click.
             return Refused(state_of(services, services.ledger.get_proposal(proposal.id) or proposal, now))
         log.info("Proposal %s v%d accepted (%s)", proposal.number, proposal.version, method)
-    with _lock(proposal.id):
-        return _checkout(services, proposal, method, success_url, cancel_url, now)
+    try:
+        with services.ledger.checkout_claim(proposal.id):
+            # Read again under the lock: while this click waited, another may have paid, or the rep
+            # re-proposed, or the payment window closed.
+            current = services.ledger.get_proposal(proposal.id) or proposal
+            state = state_of(services, current, now)
+            if state != State.ACCEPTED:
+                return Refused(state)
+            return _checkout(services, current, method, success_url, cancel_url, now)
+    except CheckoutBusy:
+        log.warning("Proposal %s: another click held its checkout too long, this one is refused", proposal.number)
+        return Refused(State.IN_PROGRESS)
 
 
 def _checkout(
@@ -127,7 +132,7 @@ def _checkout(
             return Redirect(live.url)
         if live.status == "open":
             live = billing.expire_checkout_session(recorded.stripe_session_id)
-        if _settle(services, recorded, live):
+        if settle(ledger, recorded.stripe_session_id, live):
             return Refused(State.PAID)
 
     snapshot = proposal.snapshot
@@ -153,20 +158,10 @@ def _checkout(
             assert session.url, "a hosted Checkout Session (Propale's kind) has a URL while open"
             log.info("Checkout Session opened for %s v%d (%s)", proposal.number, proposal.version, method)
             return Redirect(session.url)
-        if _settle(services, recorded, session):
+        if settle(ledger, recorded.stripe_session_id, session):
             return Refused(State.PAID)
         attempt += 1
     raise RuntimeError(f"Stripe keeps answering with closed Checkout Sessions for {proposal.number}")
-
-
-def _settle(services: Services, recorded: CheckoutSession, live: Any) -> bool:
-    """Record a session Stripe has closed; True when it was paid."""
-    if live.status == "complete":
-        services.ledger.set_checkout_session_status(recorded.stripe_session_id, CheckoutStatus.COMPLETE)
-        return True
-    if live.status == "expired":
-        services.ledger.set_checkout_session_status(recorded.stripe_session_id, CheckoutStatus.EXPIRED)
-    return False
 
 
 def _replayed(stripe_object: Any) -> bool:
@@ -184,7 +179,7 @@ def paid_session(services: Services, proposal: Proposal, session_id: str) -> str
         return None
     if recorded.status != CheckoutStatus.COMPLETE:
         live = services.billing.retrieve_checkout_session(session_id)
-        if not _settle(services, recorded, live):
+        if not settle(services.ledger, session_id, live):
             return None
     return recorded.method
 

@@ -3,9 +3,11 @@ Airflow plugin serve.
 
 Tuning of the web process itself (not Propale settings, which are Airflow Variables) comes from
 environment variables, read when the app is created:
-- `PROPALE_WEB_RATE_LIMIT`: POSTs allowed per client address, `REQUESTS/SECONDS` (default 10/60).
-  The client address is the one the ASGI server reports: behind a proxy, run uvicorn with
-  `--proxy-headers --forwarded-allow-ips <proxy>` (Airflow: `airflow api-server --proxy-headers`).
+- `PROPALE_WEB_RATE_LIMIT`: POSTs allowed per client address, `REQUESTS/SECONDS` (default 10/60),
+  counted in each process and in the ledger, so that the limit holds across processes.
+- `PROPALE_WEB_TRUSTED_PROXIES`: the addresses or networks of the proxies whose `X-Forwarded-For`
+  gives the client's address, comma-separated (default: none, the peer's address counts). Never
+  every address: a client could then choose the address rate-limited and recorded.
 - `PROPALE_WEB_CSRF_MAX_AGE`: seconds an accept form stays valid after the page is shown (default 3600).
 """
 
@@ -17,6 +19,7 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,12 +28,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from propale.web.logs import mask
 from propale.web.pages import notice
 from propale.web.routes import router
-from propale.web.security import RateLimit, RateLimiter, SecurityHeadersMiddleware
+from propale.web.security import (
+    ProxyHeadersMiddleware,
+    RateLimit,
+    RateLimiter,
+    SecurityHeadersMiddleware,
+    SharedRateLimiter,
+    TrustedProxies,
+    ledger_counter,
+    redis_counter,
+)
 from propale.web.services import LazyServices, Loader, ServicesUnavailable, from_airflow
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE_LIMIT = "10/60"
+DEFAULT_TRUSTED_PROXIES = ""
 DEFAULT_CSRF_MAX_AGE_S = 3600
 # The accept form is two short fields; Starlette would read any urlencoded body whole into memory.
 MAX_FORM_BYTES = 4096
@@ -41,9 +54,10 @@ class GuardMiddleware:
     turns any unexpected failure into the polite error page (inside the security headers, unlike
     Starlette's own 500 handler)."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter):
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, shared_limiter: SharedRateLimiter):
         self.app = app
         self.limiter = limiter
+        self.shared_limiter = shared_limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,7 +65,16 @@ class GuardMiddleware:
             return
         if scope["method"] == "POST":
             client = (scope.get("client") or ("unknown", 0))[0]
-            wait = self.limiter.retry_after(client)
+            try:
+                # The process's own count first: a flood is turned away without a database write.
+                wait = self.limiter.retry_after(client)
+                if wait is None:
+                    wait = await run_in_threadpool(self.shared_limiter.retry_after, client)
+            except Exception as error:
+                if not isinstance(error, ServicesUnavailable):
+                    log.exception("Could not count a request on %s", mask(scope["path"]))
+                await notice(Request(scope), "error")(scope, receive, send)
+                return
             if wait is not None:
                 log.warning("Rate limit reached by a client on %s", mask(scope["path"]))
                 response = notice(Request(scope), "too_many")
@@ -121,12 +144,15 @@ def create_app(
     *,
     rate_limit: RateLimit | None = None,
     csrf_max_age_s: int | None = None,
+    trusted_proxies: TrustedProxies | None = None,
 ) -> FastAPI:
     """The app; `load` builds its services on first use (default: from Airflow's configuration)."""
     if csrf_max_age_s is None:
         csrf_max_age_s = int(os.environ.get("PROPALE_WEB_CSRF_MAX_AGE", DEFAULT_CSRF_MAX_AGE_S))
     if rate_limit is None:
         rate_limit = RateLimit.parse(os.environ.get("PROPALE_WEB_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    if trusted_proxies is None:
+        trusted_proxies = TrustedProxies.parse(os.environ.get("PROPALE_WEB_TRUSTED_PROXIES", DEFAULT_TRUSTED_PROXIES))
     services = LazyServices(load or partial(from_airflow, csrf_max_age_s))
 
     # Customer-facing: no interactive docs, no schema.
@@ -152,7 +178,12 @@ def create_app(
         loaded = services.loaded
         return bool(loaded and loaded.settings.public_url.startswith("https://"))
 
-    # The last added is the outermost: headers go on everything, including the guard's pages.
-    app.add_middleware(GuardMiddleware, limiter=RateLimiter(rate_limit))
+    # The last added is the outermost: headers go on everything, including the guard's pages, and
+    # the guard counts the client's address as the trusted proxies give it.
+    redis_url = os.environ.get("PROPALE_WEB_RATE_LIMIT_REDIS_URL", "").strip()
+    counter = redis_counter(redis_url) if redis_url else ledger_counter(lambda: services.get().ledger)
+    shared_limiter = SharedRateLimiter(rate_limit, counter)
+    app.add_middleware(GuardMiddleware, limiter=RateLimiter(rate_limit), shared_limiter=shared_limiter)
     app.add_middleware(SecurityHeadersMiddleware, form_targets=form_targets, https_only=https_only)
+    app.add_middleware(ProxyHeadersMiddleware, trusted=trusted_proxies)
     return app

@@ -52,6 +52,7 @@ NOTICE_STATUS = {
     "replaced": 410,
     "paid": 200,
     "unavailable": 409,
+    "in_progress": 409,  # another request on the same proposal holds its checkout
     "forbidden": 403,
     "too_many": 429,
     "bad_request": 400,

@@ -79,21 +79,25 @@ def _proposal_page(request: Request, token: str, message: str | None) -> Respons
 def _refusal(
     request: Request, services: Services, proposal: Proposal, snapshot: ProposalSnapshot, state: State, links: Links
 ) -> Response:
-    acceptance = services.ledger.acceptance(proposal.id) if state == State.PAID else None
-    return notice(
-        request,
-        str(state),
-        proposal=snapshot,
-        seller=snapshot.seller,
-        links=links,
-        accepted_at=acceptance.accepted_at if acceptance else None,
-    )
+    # Paid, or expired after an acceptance (its payment window closed): the page says when it was accepted.
+    acceptance = services.ledger.acceptance(proposal.id) if state in (State.PAID, State.EXPIRED) else None
+    context = {
+        "proposal": snapshot,
+        "seller": snapshot.seller,
+        "links": links,
+        "accepted_at": acceptance.accepted_at if acceptance else None,
+    }
+    return notice(request, str(state), **context)
 
 
 @router.get("/p/{token}/pdf")
 def proposal_pdf(request: Request, token: str) -> Response:
     services = _services(request)
-    proposal, _ = _proposal(services, token)
+    proposal, snapshot = _proposal(services, token)
+    state = state_of(services, proposal, _now())
+    if state in (State.REPLACED, State.EXPIRED):
+        # The same notice as the page: a document that can no longer be accepted is not handed out.
+        return _refusal(request, services, proposal, snapshot, state, Links.of(services.settings, token))
     pdf = services.ledger.proposal_pdf(proposal.id)
     if pdf is None:
         raise HTTPException(404)

@@ -51,18 +51,21 @@ def origin(url: str) -> str:
 
 def from_airflow(csrf_max_age_s: int) -> Services:
     """Services from Airflow's Variables and the `stripe_default` connection."""
-    from propale.hooks import StripeHook, base_url
-    from propale.runtime import load_settings
+    from airflow.sdk import Variable
 
-    settings = load_settings()
+    from propale.hooks import StripeHook, base_url
+
+    # The page's own settings: its form key, not the DAGs' link key.
+    settings = Settings.load_for_page(lambda name: Variable.get(name, default=None))
     hook = StripeHook()
     api_url = base_url(hook.get_connection(hook.stripe_conn_id), default="")
     origins = (STRIPE_CHECKOUT_ORIGIN, origin(api_url)) if api_url else (STRIPE_CHECKOUT_ORIGIN,)
+    ledger = Ledger.from_settings(settings)
     return Services(
         settings=settings,
-        ledger=Ledger.from_settings(settings),
-        billing=StripeBilling(hook.get_conn()),
-        csrf=CsrfTokens(settings.secret_key, csrf_max_age_s),
+        ledger=ledger,
+        billing=StripeBilling(hook.get_conn(), ledger.installation_id()),
+        csrf=CsrfTokens(settings.csrf_key, csrf_max_age_s),
         checkout_origins=origins,
     )
 

@@ -23,6 +23,9 @@ from support.factories import ROOM, line, sample_deal, sample_snapshot
 LONG_COMPANY = "Société Coopérative d’Intérêt Collectif 共同組合 « Les Ateliers Réunis » 🌍 " * 6
 LONG_LINE = "Poste nomade 🪑 (accès 24 h/24, casier, café à volonté, 会議室 2 h/mois) " * 80
 
+# Each test has proposal numbers of its own (DEV-2026-9000N): one installation id serves them all.
+INSTALLATION = "tests-billing"
+
 
 def pdf_text(content: bytes) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
@@ -45,7 +48,7 @@ def test_a_customer_with_a_very_long_company_name_can_still_accept(client):
         line(LONG_LINE + " (sans produit)", "1", "150"),
     )
     snapshot = sample_snapshot(sample_deal(company=company, line_items=lines), number="DEV-2026-90001")
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, INSTALLATION)
 
     customer = client.v1.customers.retrieve(billing.create_customer(snapshot))
     assert len(customer.name) <= CUSTOMER_NAME_MAX
@@ -66,7 +69,7 @@ def tax_ids_of(client, customer_id: str) -> list[tuple[str, str]]:
 
 def test_the_customer_carries_its_address_tax_ids_and_the_invoice_mentions(client):
     snapshot = sample_snapshot(number="DEV-2026-90002")
-    customer = client.v1.customers.retrieve(StripeBilling(client).customer_for(snapshot))
+    customer = client.v1.customers.retrieve(StripeBilling(client, INSTALLATION).customer_for(snapshot))
 
     assert customer.address.line1 == "3 rue des Lilas" and customer.address.line2 == "Bâtiment B"
     assert (customer.address.postal_code, customer.address.city, customer.address.country) == ("69003", "Lyon", "FR")
@@ -94,7 +97,7 @@ def test_an_existing_customer_is_brought_up_to_date_once(client):
             "tax_id_data": [{"type": "eu_vat", "value": contact.vat_number}],
         }
     )
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, INSTALLATION)
 
     assert billing.customer_for(snapshot) == earlier.id
     assert billing.customer_for(snapshot) == earlier.id, "a retried acceptance changes nothing more"
@@ -107,7 +110,7 @@ def test_an_existing_customer_is_brought_up_to_date_once(client):
 
 def test_a_paid_invoice_prints_the_mentions_french_law_requires(client):
     snapshot = sample_snapshot(sample_deal(line_items=(ROOM,)), number="DEV-2026-90004")
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, INSTALLATION)
     session = billing.create_checkout_session(
         CheckoutRequest(
             snapshot, "card", billing.customer_for(snapshot), "https://propale.example/ok", "https://propale.example/p"

@@ -12,9 +12,10 @@ from email.message import EmailMessage
 
 import pytest
 
+from propale import outbox
 from propale.ledger import DeliveryStatus, Ledger, ProposalStatus, delivery_key
 from propale.proposals import DealInput, build_snapshot, catalogue_warnings, source_fingerprint
-from propale.sending import LINE_WARNINGS_EMAIL, DealOutcome, deliver, proposal_token
+from propale.sending import LINE_WARNINGS_EMAIL, DealOutcome, deliver, post_summary, proposal_link
 from support.factories import ISSUED_AT, OFFICE, SETUP, sample_deal, sample_settings
 
 SETTINGS = sample_settings()
@@ -55,8 +56,9 @@ def test_the_email_carries_the_link_and_pdf_and_marks_the_proposal_sent(ledger):
     assert deliver(ledger, SETTINGS, outcome, outbox, "propale@bureauxducanal.fr").problems == []
     [message] = outbox.sent
     proposal = ledger.get_proposal(outcome.proposal_id)
-    token = proposal_token(SETTINGS.secret_key, proposal.number, proposal.version)
-    assert SETTINGS.proposal_url(token) in message.get_body(("plain",)).get_content()
+    link = proposal_link(ledger, SETTINGS, proposal)
+    token = link.rsplit("/", 1)[1]
+    assert link in message.get_body(("plain",)).get_content()
     assert [part.get_filename() for part in message.iter_attachments()] == [f"{proposal.number}.pdf"]
     assert proposal.status == ProposalStatus.SENT
     assert ledger.find_by_token(token).id == proposal.id
@@ -147,7 +149,7 @@ def test_flagging_again_after_an_unconfirmed_send_issues_a_new_version_that_is_s
 
 
 def test_flagging_again_after_a_refused_address_sends_to_it_again(ledger):
-    refused = smtplib.SMTPRecipientsRefused({"jeanne.martin@acme.fr": (450, b"mailbox busy")})
+    refused = smtplib.SMTPRecipientsRefused({"jeanne.martin@acme.fr": (550, b"no such user")})
     deliver(ledger, SETTINGS, issue(ledger, "flagged-at-1"), Outbox(failures=[refused]), None)
     outbox = Outbox()
     assert deliver(ledger, SETTINGS, issue(ledger, "flagged-at-2"), outbox, None).problems == []
@@ -221,3 +223,24 @@ def test_no_rep_email_when_the_proposal_could_not_be_sent(ledger):
     assert outbox.sent == []
     number = ledger.get_proposal(outcome.proposal_id).number
     assert ledger.delivery(delivery_key(LINE_WARNINGS_EMAIL, number, 1)).status == DeliveryStatus.CANCELLED
+
+
+def test_the_runs_slack_message_is_posted_once_per_run(ledger):
+    posted: list[dict] = []
+    message = {"text": "Propositions Propale : 1 envoyée"}
+    post_summary(ledger, message, "scheduled__2026-03-02", posted.append)
+    post_summary(ledger, message, "scheduled__2026-03-02", posted.append)  # the task retried
+    assert posted == [message]
+    post_summary(ledger, message, "scheduled__2026-03-03", posted.append)
+    assert len(posted) == 2, "the next run posts its own"
+
+
+def test_a_run_message_slack_refuses_for_good_is_dropped_and_logged(ledger, caplog):
+    def refuse(message: dict) -> None:
+        raise outbox.Refused("Slack 400 invalid_blocks")
+
+    post_summary(ledger, {"text": "x"}, "run-1", refuse)
+    assert "refused for good (Slack 400 invalid_blocks)" in caplog.text
+    posted: list[dict] = []
+    post_summary(ledger, {"text": "x"}, "run-1", posted.append)
+    assert posted == [], "cancelled, not tried again"

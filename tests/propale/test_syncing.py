@@ -364,7 +364,7 @@ def clocked_checkout(ledger, client, proposal, now: int):
     customer = client.v1.customers.create(
         {"email": snapshot.customer.email, "test_clock": clock.id, "metadata": {"hubspot_deal_id": snapshot.deal_id}}
     )
-    session = StripeBilling(client).create_checkout_session(
+    session = StripeBilling(client, ledger.installation_id()).create_checkout_session(
         CheckoutRequest(
             snapshot, "card", customer.id, "https://propale.example/merci", "https://propale.example/p/x", attempt=1
         )
@@ -428,7 +428,7 @@ def test_a_session_charging_another_amount_is_reported_and_still_recorded(ledger
     session = client.v1.checkout.sessions.create(
         {
             "mode": "payment",
-            "customer": StripeBilling(client).customer_for(snapshot),
+            "customer": StripeBilling(client, ledger.installation_id()).customer_for(snapshot),
             "line_items": [{"price": price.id, "quantity": 1}],
             "allowed_payment_method_types": ["card"],
             "success_url": "https://propale.example/merci",
@@ -460,7 +460,7 @@ def test_a_session_charging_another_amount_is_reported_and_still_recorded(ledger
 def test_a_session_propale_did_not_open_is_reported_and_not_taken_as_a_payment(ledger, client):
     proposal, _ = accepted_checkout(ledger, client, line_items=(ROOM,))
     snapshot = proposal.snapshot
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, ledger.installation_id())
     # A session for the same proposal and amount, but never recorded by the customer page.
     stray = billing.create_checkout_session(
         CheckoutRequest(
@@ -483,3 +483,40 @@ def test_a_session_propale_did_not_open_is_reported_and_not_taken_as_a_payment(l
     texts = slack_texts(posted)
     reported = [t for t in texts if "Paiement Stripe hors de Propale" in t]
     assert len(reported) == 2 and all(stray.id in t and "n’a pas été ouverte par Propale" in t for t in reported)
+
+
+def test_a_second_payment_of_a_proposal_is_reported_and_never_overwrites_the_first(ledger, client):
+    """A session opened before a crash, say, paid after the first: the deal keeps the first payment's
+    ids, and the rep and the team are told of both payments and how to refund one."""
+    proposal, first = accepted_checkout(ledger, client)
+    billing = StripeBilling(client, ledger.installation_id())
+    snapshot = proposal.snapshot
+    second = billing.create_checkout_session(
+        CheckoutRequest(snapshot, "sepa_debit", first.customer, "https://propale.example/merci", "https://x/p")
+    )
+    record_session(ledger, proposal.id, second, "sepa_debit")
+    pay(client, first.id, card_number="4242424242424242")
+    pay(client, second.id, iban="FR1420041010050500013M02606")
+    first_paid = client.v1.checkout.sessions.retrieve(first.id)
+    second_paid = client.v1.checkout.sessions.retrieve(second.id)
+
+    assert not read(client, ledger).failed
+    assert ledger.payment_of_record(proposal.id) == first.id
+    written = [json.loads(d.payload)["properties"] for d in ledger.pending_deliveries(kind=DEAL_UPDATE)]
+    subscriptions = {p["stripe_subscription_id"] for p in written if "stripe_subscription_id" in p}
+    assert subscriptions == {first_paid.subscription}, "the second payment's ids never reach the deal"
+
+    outbox = Outbox()
+    send_emails(ledger, outbox)
+    [twice] = [m for m in outbox.sent if "payée deux fois" in m["Subject"]]
+    assert twice["To"] == "Paul Durand <paul.durand@bureauxducanal.fr>"
+    text = twice.get_body(("plain",)).get_content()
+    amount = format_amount(first_paid.amount_total, "eur")
+    assert f"Premier paiement : {amount} TTC par carte bancaire, session Stripe {first.id}." in text
+    assert f"Second paiement : {amount} TTC par prélèvement SEPA, session Stripe {second.id}." in text
+    assert f"https://dashboard.stripe.com/test/subscriptions/{second_paid.subscription}" in text
+    assert "Remboursez le second paiement" in text and "annulez aussi cet abonnement en double" in text
+    posted: list[dict] = []
+    post_to_slack(ledger, posted.append)
+    [alert] = [t for t in slack_texts(posted) if "Proposition payée deux fois" in t]
+    assert first.id in alert and second.id in alert and "Remboursez le second paiement" in alert

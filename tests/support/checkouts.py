@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 import stripe
 
 from propale.billing import CheckoutRequest, StripeBilling
-from propale.ledger import PROPOSAL_EMAIL, Ledger, NewDelivery, delivery_key
+from propale.ledger import PROPOSAL_EMAIL, Ledger, NewDelivery, delivery_key, new_token, seal_token
 from propale.proposals import build_snapshot, source_fingerprint, validity_period
-from propale.sending import proposal_token
 from propale.syncing import read_events
 from support.factories import sample_deal, sample_settings
 
@@ -36,18 +35,19 @@ def accepted_checkout(ledger: Ledger, client: stripe.StripeClient, method: str =
     valid_until, _ = validity_period(now, 30)
     snapshot = build_snapshot(deal, SETTINGS, proposal.number, proposal.version, now, valid_until)
     key = delivery_key(PROPOSAL_EMAIL, proposal.number, proposal.version)
-    token = proposal_token(SETTINGS.secret_key, proposal.number, proposal.version)
+    token = new_token()
     ledger.attach_document(
         proposal.id,
         snapshot=snapshot,
         pdf=b"%PDF-1.7",
         token=token,
+        token_sealed=seal_token(SETTINGS.link_key, token),
         deliveries=[NewDelivery(key, PROPOSAL_EMAIL, b"x")],
     )
     ledger.start_delivery(key)
     ledger.complete_delivery(key)
     ledger.record_acceptance(proposal.id, method=method, accepted_at=now, ip=None, user_agent=None)
-    billing = StripeBilling(client)
+    billing = StripeBilling(client, ledger.installation_id())
     customer = billing.customer_for(snapshot)
     session = billing.create_checkout_session(
         CheckoutRequest(snapshot, method, customer, "https://propale.example/merci", "https://propale.example/p/x")

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy
 
@@ -19,3 +22,19 @@ def postgres_unavailable() -> str | None:
         return None
     except Exception as error:  # any failure to connect means: skip, and say why
         return f"PostgreSQL unreachable at {POSTGRES_URL}: {type(error).__name__}: {str(error).strip()[:200]}"
+
+
+@contextmanager
+def schema_of_its_own() -> Iterator[str]:
+    """The URL of a fresh, empty schema on the test server (its `search_path`), dropped afterwards."""
+    schema = f"propale_test_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

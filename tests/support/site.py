@@ -17,7 +17,7 @@ from hubspot.crm.objects import BatchInputSimplePublicObjectBatchInput
 
 from propale.crm import HubSpotGateway, make_client
 from propale.ledger import Ledger
-from propale.sending import collect, deliver, proposal_token, write_back
+from propale.sending import collect, deliver, proposal_link, write_back
 from propale.settings import Settings
 from propale_dev.sandbox import airflow_env
 from propale_dev.sandbox.process import SandboxProcess, free_port
@@ -45,7 +45,9 @@ class Site:
         airflow.public_url = self.url
         self.log_path = tmp / "server.log"
         self.rate_limit = rate_limit
-        self.settings = Settings.load(airflow_env.variables(sandbox.config, self.url, airflow.ledger_url).get)
+        variables = airflow_env.variables(sandbox.config, self.url, airflow.ledger_url)
+        self.settings = Settings.load(variables.get)  # the DAGs'
+        self.form_key = Settings.load_for_page(variables.get).csrf_key  # the page's, for its forms
         self.ledger = Ledger(airflow.ledger_url)
         config = sandbox.config
         self.hubspot = make_client(config.hubspot_token, host=config.hubspot_url)
@@ -67,9 +69,15 @@ class Site:
         """Serve the app with `argv` (default: uvicorn, as in production) and wait until it answers."""
         argv = argv or [
             sys.executable, "-m", "uvicorn", "propale.web:app", "--host", "127.0.0.1", "--port", str(self.port),
-            "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+            "--no-proxy-headers",
         ]  # fmt: skip
-        env = {**self.airflow.env, "PROPALE_WEB_RATE_LIMIT": self.rate_limit, "PYTHONUNBUFFERED": "1"}
+        env = {
+            **self.airflow.env,
+            "PROPALE_WEB_RATE_LIMIT": self.rate_limit,
+            # As behind the production proxy: X-Forwarded-For is believed from this address only.
+            "PROPALE_WEB_TRUSTED_PROXIES": "127.0.0.1",
+            "PYTHONUNBUFFERED": "1",
+        }
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
@@ -91,7 +99,7 @@ class Site:
         self.ledger.close()
 
     def client(self, ip: str = "203.0.113.10") -> httpx.Client:
-        """A browser-like client from `ip` (uvicorn trusts X-Forwarded-For from loopback, like behind a proxy)."""
+        """A browser-like client from `ip` (the page believes X-Forwarded-For from loopback, as from its proxy)."""
         return httpx.Client(
             headers={"X-Forwarded-For": ip, "User-Agent": f"Mozilla/5.0 (test {ip})"},
             timeout=30,
@@ -133,10 +141,13 @@ class Site:
         return proposal
 
     def token(self, proposal) -> str:
-        return proposal_token(self.settings.secret_key, proposal.number, proposal.version)
+        return self.link_of(proposal).rsplit("/", 1)[1]
+
+    def link_of(self, proposal) -> str:
+        return proposal_link(self.ledger, self.settings, proposal)
 
     def link(self, name: str) -> str:
-        return self.settings.proposal_url(self.token(self.proposal(name)))
+        return self.link_of(self.proposal(name))
 
     def page(self, link: str, client: httpx.Client) -> tuple[str, dict[str, str]]:
         """The page's HTML and the fields of its accept form for each method."""

@@ -54,7 +54,7 @@ class World(DemoWorld):
             ledger.record_acceptance(
                 proposal.id, method=method, accepted_at=datetime.now(UTC), ip="203.0.113.9", user_agent="pytest"
             )
-            billing = StripeBilling(self.stripe)
+            billing = StripeBilling(self.stripe, ledger.installation_id())
             snapshot = proposal.snapshot
             customer_id = customer_id or billing.customer_for(snapshot)
             base = f"{self.airflow.public_url}/p/x"

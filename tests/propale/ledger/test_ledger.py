@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy
 
+from propale import outbox
 from propale.ledger import (
     PROPOSAL_EMAIL,
     CheckoutStatus,
@@ -76,7 +77,7 @@ def attach(ledger: Ledger, proposal, token: str | None = None, email: bytes = b"
 def send_pending(ledger: Ledger, proposal_id: int, send: Callable[[bytes], None]) -> None:
     """The DAG's delivery loop for one proposal."""
     for delivery in ledger.pending_deliveries(proposal_id=proposal_id):
-        ledger.start_delivery(delivery.key)
+        ledger.start_delivery(delivery.key, attempt=delivery.attempts + 1)
         send(delivery.payload)
         ledger.complete_delivery(delivery.key)
 
@@ -213,13 +214,26 @@ def test_re_proposal_after_sending_makes_version_two_and_retires_the_old_link(le
     assert ledger.current_proposal("9001").id == second.id
 
 
-def test_an_accepted_proposal_is_not_reissued(ledger):
+def test_a_paid_proposal_is_not_reissued_an_accepted_unpaid_one_is(ledger):
     sent, _ = publish(ledger, issue(ledger))
     ledger.record_acceptance(sent.id, method="card", accepted_at=ISSUED_AT, ip="203.0.113.7", user_agent="Firefox")
+    second = issue(ledger, request_key="req-2")  # no payment page open: the rep may propose again
+    assert (second.version, ledger.get_proposal(sent.id).status) == (2, ProposalStatus.REPLACED)
+
+    paid, _ = publish(ledger, second)
+    ledger.record_acceptance(paid.id, method="card", accepted_at=ISSUED_AT, ip="203.0.113.7", user_agent="Firefox")
+    ledger.record_checkout_session(
+        paid.id,
+        method="card",
+        stripe_session_id="cs_paid",
+        url="https://checkout.example/cs_paid",
+        expires_at=ISSUED_AT + timedelta(hours=24),
+    )
+    assert ledger.record_payment("cs_paid") == "cs_paid"
     with pytest.raises(ProposalAlreadyAccepted) as caught:
-        issue(ledger, request_key="req-2")
+        issue(ledger, request_key="req-3")
     assert str(caught.value) == (
-        "La proposition DEV-2026-00001 a déjà été acceptée par le client : pour une nouvelle offre, "
+        "La proposition DEV-2026-00002 a déjà été acceptée et payée par le client : pour une nouvelle offre, "
         "créez une nouvelle transaction."
     )
 
@@ -419,8 +433,59 @@ def test_a_new_attempt_clears_the_previous_error_until_it_ends(ledger):
     _stored, _, key = attach(ledger, issue(ledger))
     ledger.start_delivery(key)
     ledger.fail_delivery(key, "SMTPServerDisconnected")
-    in_doubt = ledger.start_delivery(key)  # outcome unknown until complete or fail
-    assert (in_doubt.attempts, in_doubt.last_error) == (2, None)
+    in_doubt = ledger.start_delivery(key, attempt=2)  # outcome unknown until complete or fail
+    assert in_doubt is not None and (in_doubt.attempts, in_doubt.last_error) == (2, None)
+
+
+def test_an_attempt_is_claimed_once_and_only_from_the_state_read(ledger):
+    _stored, _, key = attach(ledger, issue(ledger))
+    assert ledger.start_delivery(key, attempt=1) is not None
+    assert ledger.start_delivery(key, attempt=1) is None, "the first attempt is taken"
+    assert ledger.start_delivery(key, attempt=3) is None, "not from a state nobody read"
+    ledger.complete_delivery(key)
+    assert ledger.start_delivery(key, attempt=2) is None, "a delivery done is not claimed again"
+    assert ledger.delivery(key).attempts == 1
+
+
+@pytest.mark.parametrize("at_most_once", [True, False], ids=["email", "slack-post"])
+def test_two_attempts_racing_for_one_delivery_perform_it_once(db_url, at_most_once):
+    # Two task attempts (a zombie and its retry), each with its own connections, read the same
+    # pending email, then both try to send it at the same moment: one SMTP send, whatever the backend.
+    with Ledger(db_url) as setup:
+        _stored, _, key = attach(setup, issue(setup))
+    ledgers = [Ledger(db_url) for _ in range(2)]
+    read = [opened.delivery(key) for opened in ledgers]
+    barrier = threading.Barrier(2)
+    sent: list[str] = []
+    outcomes: list[outbox.Outcome] = []
+    errors: list[BaseException] = []
+
+    def smtp_send(message) -> None:
+        sent.append(str(message["Subject"]))
+
+    def attempt(index: int) -> None:
+        try:
+            barrier.wait()
+            outcomes.append(
+                outbox.deliver(
+                    ledgers[index], read[index], outbox.email_performer(smtp_send), at_most_once=at_most_once
+                )
+            )
+        except BaseException as error:  # reported below with the failing attempt's traceback
+            errors.append(error)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    done = ledgers[0].delivery(key)
+    for opened in ledgers:
+        opened.close()
+    assert not errors, errors
+    assert len(sent) == 1
+    assert sorted(outcomes) == sorted([outbox.Outcome.DONE, outbox.Outcome.TAKEN])
+    assert done.status == DeliveryStatus.DONE and done.attempts == 1
 
 
 def test_a_cancelled_delivery_is_never_sent(ledger):

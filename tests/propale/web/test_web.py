@@ -328,7 +328,7 @@ def test_a_paid_proposal_says_so_and_opens_no_other_session(site):
 
 def site_csrf(site, name: str) -> str:
     """A valid CSRF token for a link whose page no longer shows forms."""
-    return CsrfTokens(site.settings.secret_key, 3600).issue(site.token(site.proposal(name)))
+    return CsrfTokens(site.form_key, 3600).issue(site.token(site.proposal(name)))
 
 
 def test_a_one_off_proposal_opens_a_payment_with_its_invoice(site):
@@ -377,7 +377,7 @@ def test_a_replaced_proposal_says_so_without_linking_to_the_new_one(site):
     current = site.link(BOULANGERIE)
     assert current != site.replaced_link
     assert current not in response.text and site.token(site.proposal(BOULANGERIE)) not in response.text
-    csrf = CsrfTokens(site.settings.secret_key, 3600).issue(site.replaced_link.rsplit("/", 1)[1])
+    csrf = CsrfTokens(site.form_key, 3600).issue(site.replaced_link.rsplit("/", 1)[1])
     response = client.post(
         f"{site.replaced_link}/accept", data={"method": "card", "csrf_token": csrf}, headers={"Origin": site.origin}
     )
@@ -485,8 +485,8 @@ def _services(site, public_url: str, **changes):
     return Services(
         settings=settings,
         ledger=site.ledger,
-        billing=StripeBilling(site.stripe),
-        csrf=CsrfTokens(settings.secret_key, 3600),
+        billing=StripeBilling(site.stripe, site.ledger.installation_id()),
+        csrf=CsrfTokens(site.form_key, 3600),
         checkout_origins=("https://checkout.stripe.com", site.sandbox.config.stripe_url),
     )
 
